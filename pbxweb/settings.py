@@ -129,7 +129,9 @@ SILENCED_SYSTEM_CHECKS = [
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
-CELERY_TASK_EAGER_PROPAGATES = True
+# Embedded default: a failing task (e.g. SMTP down) is logged and retried, not raised into the
+# request that queued it.
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "Europe/Brussels"
 

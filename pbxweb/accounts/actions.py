@@ -120,7 +120,7 @@ def do_set_language(extension: Extension, language: str) -> None:
 
 @transaction.atomic
 def do_remove_extension(extension: Extension) -> None:
-    if extension.avatar:
+    if extension.avatar.name:
         storage, name = extension.avatar.storage, extension.avatar.name
         transaction.on_commit(lambda: storage.delete(name))
     extension.delete()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -29,16 +30,11 @@ def reencode_avatar(data: bytes) -> bytes:
         )
     Image.MAX_IMAGE_PIXELS = settings.AVATAR_MAX_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            if probe.format not in ACCEPTED_FORMATS:
-                raise AvatarError(_("Only PNG, JPEG, GIF or WebP pictures are accepted."))
-            probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            picture = image.convert("RGB")
+        picture = _decode(data)
     except AvatarError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning, OSError, SyntaxError, ValueError) as exc:
         raise AvatarError(_("This file is not a picture we can read.")) from exc
     side = min(picture.size)
     left = (picture.width - side) // 2
@@ -49,3 +45,16 @@ def reencode_avatar(data: bytes) -> bytes:
     out = io.BytesIO()
     picture.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _decode(data: bytes) -> Image.Image:
+    with warnings.catch_warnings():
+        # Pillow only warns between 1x and 2x the pixel cap; we refuse from 1x on.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.format not in ACCEPTED_FORMATS:
+                raise AvatarError(_("Only PNG, JPEG, GIF or WebP pictures are accepted."))
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return image.convert("RGB")

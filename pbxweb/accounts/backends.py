@@ -13,7 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
 
 from pbxweb.accounts.models import PIN_RE, Extension
 
@@ -24,20 +25,22 @@ PIN_LIMITED_ATTRIBUTE = "pbxweb_pin_login_limited"
 
 
 def pin_login_limited(request: HttpRequest | None, number: str, *, increment: bool) -> bool:
+    """Whether this extension has used up its failed-PIN allowance (counting this one)."""
     if request is None:
         return False
-    return is_ratelimited(
+    usage = get_usage(
         request,
         group=PIN_RATELIMIT_GROUP,
         key=lambda _group, _request: number,
         rate=settings.PIN_LOGIN_RATE,
-        method=is_ratelimited.ALL,
+        method=ALL,
         increment=increment,
     )
+    return usage is not None and usage["count"] >= usage["limit"]
 
 
 class ExtensionBackend(ModelBackend):
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self,
         request: HttpRequest | None,
         username: str | None = None,
