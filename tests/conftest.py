@@ -12,6 +12,16 @@ from pbxweb.celery import app as celery_app
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings() -> None:
+    """No persistent connections in tests: Channels' worker threads would otherwise keep the
+    PostgreSQL test database busy when pytest-django drops it."""
+    from django.db import connections
+
+    for alias in connections:
+        connections[alias].settings_dict["CONN_MAX_AGE"] = 0
+
+
 @pytest.fixture(autouse=True)
 def _isolated_state(settings: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                     ) -> Iterator[None]:

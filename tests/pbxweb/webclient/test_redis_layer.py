@@ -21,6 +21,7 @@ class _FakeUser:
 
 
 @pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
 async def test_redis_layer_carries_a_message_between_two_consumers(monkeypatch) -> None:
     layer = RedisChannelLayer(hosts=[REDIS_URL], prefix=f"pbxweb-test-{uuid.uuid4().hex[:8]}")
     monkeypatch.setattr("channels.layers.channel_layers.backends",
