@@ -22,6 +22,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 VAR_DIR = Path(env.str("PBXWEB_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+(VAR_DIR / "static").mkdir(exist_ok=True)  # whitenoise warns about a missing STATIC_ROOT
 
 
 def _embedded_secret_key() -> str:

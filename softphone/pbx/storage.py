@@ -1,0 +1,54 @@
+"""What call control needs from storage, as a small interface (ARCHITECTURE.md).
+
+``softphone/store.py`` implements it with the Django ORM; tests may use ``MemoryStore``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from softphone.pbx.location import Binding
+
+
+@dataclass(frozen=True, slots=True)
+class SipCredentials:
+    """What digest authentication needs: HA1 values only (RFC 7616 §3.4.2)."""
+
+    username: str
+    realm: str
+    ha1_md5: str
+    ha1_sha256: str
+
+
+class PbxStore(Protocol):
+    async def sip_credentials(self, username: str) -> SipCredentials | None: ...
+
+    async def load_bindings(self) -> list[Binding]: ...
+
+    async def save_bindings(self, upserts: Iterable[Binding],
+                            removals: Iterable[tuple[str, str]]) -> None:
+        """Persist changed bindings and removed ``(aor, contact)`` pairs in one go."""
+        ...
+
+
+class MemoryStore:
+    """A PbxStore in memory, for tests of call control without a database."""
+
+    def __init__(self, credentials: Iterable[SipCredentials] = ()) -> None:
+        self.credentials = {c.username: c for c in credentials}
+        self.bindings: dict[tuple[str, str], Binding] = {}
+
+    async def sip_credentials(self, username: str) -> SipCredentials | None:
+        return self.credentials.get(username)
+
+    async def load_bindings(self) -> list[Binding]:
+        return list(self.bindings.values())
+
+    async def save_bindings(self, upserts: Iterable[Binding],
+                            removals: Iterable[tuple[str, str]]) -> None:
+        for aor, contact in removals:
+            self.bindings.pop((aor, contact), None)
+        for binding in upserts:
+            self.bindings[(binding.aor, binding.contact)] = binding
