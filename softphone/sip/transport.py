@@ -10,6 +10,7 @@ connection for TCP/TLS, RFC 3261 §18.2.2).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import itertools
 import logging
@@ -240,8 +241,6 @@ def _bare_error_response(status: int) -> bytes:
 
 
 async def _drain_and_close(writer: asyncio.StreamWriter) -> None:
-    try:
+    with contextlib.suppress(TimeoutError, ConnectionError):
         await asyncio.wait_for(writer.drain(), 1.0)
-    except (TimeoutError, ConnectionError):
-        pass
     writer.close()
