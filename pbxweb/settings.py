@@ -180,7 +180,20 @@ SIP_DOMAIN = env.str("SIP_DOMAIN", default="127.0.0.1")
 SIP_PUBLIC_HOST = env.str("SIP_PUBLIC_HOST", default="127.0.0.1")
 SIP_UDP_PORT = env.int("SIP_UDP_PORT", default=5060)
 SIP_TCP_PORT = env.int("SIP_TCP_PORT", default=5060)
-SIP_TLS_PORT = env.int("SIP_TLS_PORT", default=5061)
+SIP_TLS_PORT = env.int("SIP_TLS_PORT", default=5061)  # 0 switches TLS off
+SIP_BIND_HOST = env.str("SIP_BIND_HOST", default="127.0.0.1")
+SIP_TLS_CERT = env.str("SIP_TLS_CERT", default="")  # empty: a self-signed one in var/sip-tls
+SIP_TLS_KEY = env.str("SIP_TLS_KEY", default="")
+SIP_DIGEST_ALGORITHMS = env.list("SIP_DIGEST_ALGORITHMS", default=["SHA-256", "MD5"])
+SIP_DEFAULT_EXPIRES = env.int("SIP_DEFAULT_EXPIRES", default=3600)
+SIP_MIN_EXPIRES = env.int("SIP_MIN_EXPIRES", default=60)
+SIP_MAX_EXPIRES = env.int("SIP_MAX_EXPIRES", default=3600)
+SIP_MAX_DEVICES_PER_EXTENSION = env.int("SIP_MAX_DEVICES_PER_EXTENSION", default=10)
+# Brute-force bans: this many failed SIP authentications from one address within the window
+# ban that address (its requests are dropped) for SIP_BAN_SECONDS.
+SIP_BAN_FAILURES = env.int("SIP_BAN_FAILURES", default=20)
+SIP_BAN_WINDOW = env.float("SIP_BAN_WINDOW", default=60.0)
+SIP_BAN_SECONDS = env.float("SIP_BAN_SECONDS", default=600.0)
 
 # Web client addresses printed in the welcome email (inside / outside the office).
 WEBCLIENT_URL_INSIDE = env.str("WEBCLIENT_URL_INSIDE", default="http://127.0.0.1:8000/webclient/")

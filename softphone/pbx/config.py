@@ -1,0 +1,33 @@
+"""The engine's configuration, as plain values (built from Django settings at the edge)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from softphone.pbx.bans import BanPolicy
+from softphone.pbx.registrar import RegistrarPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    host: str = "127.0.0.1"
+    udp_port: int = 5060
+    tcp_port: int = 5060
+    tls_port: int | None = 5061
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    realm: str = "pbxweb"
+    domain: str = "127.0.0.1"
+    # Digest algorithms offered in challenges, in order of preference (RFC 8760 §2.4).
+    digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
+    nonce_secret: bytes = b""
+    nonce_lifetime: float = 300.0
+    registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)
+    bans: BanPolicy = field(default_factory=BanPolicy)
+    max_message_bytes: int = 65_535
+    max_tcp_connections: int = 4096
+    tcp_first_message_timeout: float = 32.0
+    tcp_idle_timeout: float = 600.0
+    persist_interval: float = 0.5  # registrations are written to the database in batches
+    user_agent: str = "pbxweb"
