@@ -1,0 +1,462 @@
+"""SIP requests and responses as immutable values (RFC 3261 §7), and §8.2.6 responses.
+
+Strategy (h11 ``_events.py``): a message is a frozen dataclass. Building one with bad parts
+raises ``LocalProtocolError`` at construction, so a message that exists can always be sent;
+``bytes(message)`` writes it, with a ``Content-Length`` computed from the body (never trusted
+from the caller, §20.14) and header values checked for CR/LF so nothing can be injected.
+
+Headers are a ``Headers`` value: the (name, value) lines in wire order, names in their
+canonical spelling (compact forms expanded, §7.3.3), looked up case-insensitively. Values
+stay text until an accessor (``via``, ``cseq``, ``from_``, ``contacts``...) parses them; the
+parsed value is cached on the message. Accessors raise ``RemoteProtocolError`` when the
+peer's header is malformed — call ``parser.validate_request`` once at the edge to check the
+ones every request needs.
+
+Changing a message means making a new one: ``with_header``, ``with_added_header``,
+``without_header``, ``with_body``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeAlias
+
+from softphone.sip import _abnf
+from softphone.sip.errors import LocalProtocolError, RemoteProtocolError
+from softphone.sip.headers import (
+    CSeq,
+    Via,
+    canonical_name,
+    is_list_header,
+    parse_cseq,
+    parse_name_addr_list,
+    parse_vias,
+    split_header_values,
+)
+from softphone.sip.status import reason_phrase
+from softphone.sip.uri import NameAddr, Uri, parse_name_addr
+
+__all__ = [
+    "SIP_VERSION",
+    "Headers",
+    "SipMessage",
+    "SipRequest",
+    "SipResponse",
+    "make_response",
+]
+
+SIP_VERSION = "SIP/2.0"
+
+# §20.19 / §20.22: Expires and Max-Forwards. Expires is 0..2**32-1; Max-Forwards is 0..255
+# in practice (RFC 4475 §3.1.2.4 calls 300 out of range).
+MAX_EXPIRES = 2**32 - 1
+MAX_MAX_FORWARDS = 255
+
+_BAD_VALUE_CHARS = re.compile(r"[\r\n\x00]")
+_REASON_BAD = re.compile(r"[\r\n]")
+
+
+class Headers:
+    """Ordered, multi-valued, case-insensitive header lines. Immutable.
+
+    Iterating yields ``(name, value)`` pairs in wire order. ``get`` returns the first line's
+    value, ``get_all`` every line's value, ``values`` every comma-separated value of a list
+    header (§7.3.1) across all its lines.
+    """
+
+    __slots__ = ("_fields", "_index")
+
+    def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
+        checked: list[tuple[str, str]] = []
+        for name, value in fields:
+            if not _abnf.is_token(name):
+                raise LocalProtocolError(f"bad header name {name!r}")
+            if _BAD_VALUE_CHARS.search(value):
+                raise LocalProtocolError(f"CR, LF or NUL in the value of {name}")
+            checked.append((canonical_name(name), value.strip(_abnf.WSP)))
+        self._fields: tuple[tuple[str, str], ...] = tuple(checked)
+        self._index: dict[str, list[str]] | None = None
+
+    @classmethod
+    def _trusted(cls, fields: tuple[tuple[str, str], ...]) -> Headers:
+        """From the parser, which has already validated and canonicalised every line."""
+        headers = cls.__new__(cls)
+        headers._fields = fields
+        headers._index = None
+        return headers
+
+    def _lookup(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for name, value in self._fields:
+                index.setdefault(name.lower(), []).append(value)
+            self._index = index
+        return index
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        found = self._lookup().get(canonical_name(name).lower())
+        return found[0] if found else default
+
+    def get_all(self, name: str) -> list[str]:
+        return list(self._lookup().get(canonical_name(name).lower(), ()))
+
+    def values(self, name: str) -> list[str]:
+        """Every value of header ``name``, splitting list headers on commas."""
+        lines = self._lookup().get(canonical_name(name).lower(), [])
+        if not is_list_header(name):
+            return list(lines)
+        return [item for line in lines for item in split_header_values(line) if item]
+
+    def count(self, name: str) -> int:
+        return len(self._lookup().get(canonical_name(name).lower(), ()))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and canonical_name(name).lower() in self._lookup()
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Headers) and self._fields == other._fields
+
+    def __hash__(self) -> int:
+        return hash(self._fields)
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self._fields)!r})"
+
+    def with_header(self, name: str, value: str | object) -> Headers:
+        """Replace every line of ``name`` by one line (at the first one's place, else last)."""
+        key = canonical_name(name).lower()
+        new = Headers([(name, str(value))])._fields[0]
+        out: list[tuple[str, str]] = []
+        placed = False
+        for item in self._fields:
+            if item[0].lower() == key:
+                if not placed:
+                    out.append(new)
+                    placed = True
+            else:
+                out.append(item)
+        if not placed:
+            out.append(new)
+        return Headers._trusted(tuple(out))
+
+    def with_added(self, name: str, value: str | object, *, first: bool = False) -> Headers:
+        """Add a line: after the last line of the same name (or at the end), or before the
+        first one with ``first=True`` (a proxy's Via / Record-Route, §16.6)."""
+        new = Headers([(name, str(value))])._fields[0]
+        key = new[0].lower()
+        fields = list(self._fields)
+        positions = [i for i, item in enumerate(fields) if item[0].lower() == key]
+        if first:
+            fields.insert(positions[0] if positions else 0, new)
+        else:
+            fields.insert(positions[-1] + 1 if positions else len(fields), new)
+        return Headers._trusted(tuple(fields))
+
+    def without(self, name: str) -> Headers:
+        key = canonical_name(name).lower()
+        return Headers._trusted(tuple(f for f in self._fields if f[0].lower() != key))
+
+
+
+
+class _Accessors:
+    """Parsed views of the headers every layer needs, cached per message."""
+
+    __slots__ = ()
+    headers: Headers
+    body: bytes
+    _cache: dict[str, Any]
+
+    def _cached(self, key: str, compute: Any) -> Any:
+        cache = self._cache
+        try:
+            return cache[key]
+        except KeyError:
+            value = cache[key] = compute()
+            return value
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def _single(self, name: str) -> str:
+        value = self.headers.get(name)
+        if value is None:
+            raise RemoteProtocolError(f"missing {canonical_name(name)} header")
+        return value
+
+    @property
+    def via(self) -> tuple[Via, ...]:
+        """Every Via value, top first (§20.42)."""
+        result: tuple[Via, ...] = self._cached(
+            "via", lambda: parse_vias(self.headers.get_all("Via")))
+        return result
+
+    @property
+    def top_via(self) -> Via:
+        vias = self.via
+        if not vias:
+            raise RemoteProtocolError("missing Via header")
+        return vias[0]
+
+    @property
+    def branch(self) -> str | None:
+        """The top Via's branch (§8.1.1.7), or None."""
+        return self.top_via.branch
+
+    @property
+    def call_id(self) -> str:
+        # callid = word [ "@" word ]: no whitespace inside (§25.1).
+        def compute() -> str:
+            value = self._single("Call-ID")
+            if not value or any(ch in value for ch in " \t"):
+                raise RemoteProtocolError("bad Call-ID")
+            return value
+
+        result: str = self._cached("call_id", compute)
+        return result
+
+    @property
+    def cseq(self) -> CSeq:
+        result: CSeq = self._cached("cseq", lambda: parse_cseq(self._single("CSeq")))
+        return result
+
+    @property
+    def from_(self) -> NameAddr:
+        result: NameAddr = self._cached("from", lambda: parse_name_addr(self._single("From")))
+        return result
+
+    @property
+    def to(self) -> NameAddr:
+        result: NameAddr = self._cached("to", lambda: parse_name_addr(self._single("To")))
+        return result
+
+    @property
+    def from_tag(self) -> str | None:
+        return self.from_.tag
+
+    @property
+    def to_tag(self) -> str | None:
+        return self.to.tag
+
+    @property
+    def contact_star(self) -> bool:
+        """``Contact: *`` (§10.2.2, remove all bindings); it may not be mixed with others."""
+        result: bool = self._cached("contact_star", self._compute_contact_star)
+        return result
+
+    def _compute_contact_star(self) -> bool:
+        values = self.headers.values("Contact")
+        if "*" not in values:
+            return False
+        if len(values) != 1:
+            raise RemoteProtocolError("Contact '*' mixed with other contacts (§10.3 step 6)")
+        return True
+
+    @property
+    def contacts(self) -> tuple[NameAddr, ...]:
+        """Every Contact value in order; empty for ``Contact: *`` (see ``contact_star``)."""
+        def compute() -> tuple[NameAddr, ...]:
+            if self.contact_star:
+                return ()
+            return parse_name_addr_list(self.headers.get_all("Contact"))
+
+        result: tuple[NameAddr, ...] = self._cached("contacts", compute)
+        return result
+
+    def name_addrs(self, name: str) -> tuple[NameAddr, ...]:
+        """Every value of a name-addr list header (Route, Record-Route, Path...)."""
+        result: tuple[NameAddr, ...] = self._cached(
+            "na:" + canonical_name(name).lower(),
+            lambda: parse_name_addr_list(self.headers.get_all(name)))
+        return result
+
+    @property
+    def expires(self) -> int | None:
+        """The Expires header in seconds, or None when absent.
+
+        RFC 4475 §3.1.2.4: a value above 2**32-1 may be treated "as if it contained the
+        default", so it reads as None (absent) rather than as an error.
+        """
+        value = self.headers.get("Expires")
+        if value is None:
+            return None
+        if not value.isdigit() or not value.isascii():
+            raise RemoteProtocolError(f"bad Expires {value[:20]!r}")
+        number = int(value) if len(value) <= 11 else MAX_EXPIRES + 1
+        return number if number <= MAX_EXPIRES else None
+
+    @property
+    def max_forwards(self) -> int | None:
+        value = self.headers.get("Max-Forwards")
+        if value is None:
+            return None
+        if not value.isdigit() or not value.isascii() or len(value) > 5:
+            raise RemoteProtocolError(f"bad Max-Forwards {value[:20]!r}")
+        number = int(value)
+        if number > MAX_MAX_FORWARDS:
+            raise RemoteProtocolError(f"Max-Forwards {number} out of range")
+        return number
+
+    @property
+    def content_type(self) -> str | None:
+        """The media type (``type/subtype``) lower-cased, without parameters; None if absent."""
+        value = self.headers.get("Content-Type")
+        if value is None:
+            return None
+        return value.partition(";")[0].strip(_abnf.WSP).lower()
+
+    def _serialize(self, start_line: str) -> bytes:
+        parts = [start_line]
+        wrote_length = False
+        for name, value in self.headers:
+            if name == "Content-Length":
+                if wrote_length:
+                    continue
+                value = str(len(self.body))
+                wrote_length = True
+            parts.append(f"{name}: {value}\r\n")
+        if not wrote_length:
+            parts.append(f"Content-Length: {len(self.body)}\r\n")
+        parts.append("\r\n")
+        return "".join(parts).encode("utf-8", "surrogateescape") + self.body
+
+
+def _check_common(headers: object, body: object, version: str) -> None:
+    if not isinstance(headers, Headers):
+        raise LocalProtocolError("headers must be a Headers value")
+    if not isinstance(body, bytes):
+        raise LocalProtocolError("body must be bytes")
+    if _abnf.SIP_VERSION.fullmatch(version) is None:
+        raise LocalProtocolError(f"bad SIP version {version!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class SipRequest(_Accessors):
+    """A request: ``method`` (case-sensitive, §7.1), ``uri`` (the Request-URI), headers, body."""
+
+    method: str
+    uri: Uri
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    version: str = SIP_VERSION
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False,
+                                   compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not _abnf.is_token(self.method):
+            raise LocalProtocolError(f"bad method {self.method!r}")
+        _check_common(self.headers, self.body, self.version)
+
+    def __bytes__(self) -> bytes:
+        return self._serialize(f"{self.method} {self.uri} {self.version}\r\n")
+
+    def with_header(self, name: str, value: str | object) -> SipRequest:
+        return replace(self, headers=self.headers.with_header(name, value))
+
+    def with_added_header(self, name: str, value: str | object, *,
+                          first: bool = False) -> SipRequest:
+        return replace(self, headers=self.headers.with_added(name, value, first=first))
+
+    def without_header(self, name: str) -> SipRequest:
+        return replace(self, headers=self.headers.without(name))
+
+    def with_body(self, body: bytes, content_type: str | None = None) -> SipRequest:
+        headers = self.headers
+        if content_type is not None:
+            headers = headers.with_header("Content-Type", content_type)
+        return replace(self, headers=headers, body=body)
+
+    def make_response(self, status: int, reason: str | None = None, *,
+                      to_tag: str | None = None,
+                      headers: Iterable[tuple[str, str]] = (),
+                      body: bytes = b"") -> SipResponse:
+        return make_response(self, status, reason, to_tag=to_tag, headers=headers, body=body)
+
+
+@dataclass(frozen=True, slots=True)
+class SipResponse(_Accessors):
+    """A response: ``status_code`` 100..699, ``reason`` (may be empty, §25.1), headers, body."""
+
+    status_code: int
+    reason: str = ""
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    version: str = SIP_VERSION
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False,
+                                   compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status_code, int) or not 100 <= self.status_code <= 699:
+            raise LocalProtocolError(f"status code {self.status_code!r} out of 100..699")
+        if _REASON_BAD.search(self.reason):
+            raise LocalProtocolError("CR or LF in a reason phrase")
+        _check_common(self.headers, self.body, self.version)
+
+    @property
+    def is_provisional(self) -> bool:
+        return self.status_code < 200
+
+    @property
+    def is_final(self) -> bool:
+        return self.status_code >= 200
+
+    def __bytes__(self) -> bytes:
+        return self._serialize(f"{self.version} {self.status_code} {self.reason}\r\n")
+
+    def with_header(self, name: str, value: str | object) -> SipResponse:
+        return replace(self, headers=self.headers.with_header(name, value))
+
+    def with_added_header(self, name: str, value: str | object, *,
+                          first: bool = False) -> SipResponse:
+        return replace(self, headers=self.headers.with_added(name, value, first=first))
+
+    def without_header(self, name: str) -> SipResponse:
+        return replace(self, headers=self.headers.without(name))
+
+    def with_body(self, body: bytes, content_type: str | None = None) -> SipResponse:
+        headers = self.headers
+        if content_type is not None:
+            headers = headers.with_header("Content-Type", content_type)
+        return replace(self, headers=headers, body=body)
+
+
+SipMessage: TypeAlias = SipRequest | SipResponse
+
+# §8.2.6.2: these are copied from the request, in this order, into every response.
+_COPIED = ("Via", "From", "To", "Call-ID", "CSeq")
+
+
+def make_response(request: SipRequest, status: int, reason: str | None = None, *,
+                  to_tag: str | None = None, headers: Iterable[tuple[str, str]] = (),
+                  body: bytes = b"") -> SipResponse:
+    """A response to ``request`` built by RFC 3261 §8.2.6.
+
+    Copies every Via (same values, same order), From, To, Call-ID and CSeq; adds ``to_tag`` to
+    To unless To already has a tag (a request inside a dialog, §8.2.6.2) or the status is 100
+    (§8.2.6.2: "with the exception of the 100 (Trying) response"). A 100 also copies Timestamp
+    (§8.2.6.1). ``headers`` are appended after the copied ones. Raises ``RemoteProtocolError``
+    if the request's To cannot be parsed (so that the tag would land in the wrong place).
+    """
+    fields: list[tuple[str, str]] = []
+    for name in _COPIED:
+        for value in request.headers.get_all(name):
+            if name == "To" and to_tag is not None and status != 100:
+                to = request.to
+                if to.tag is None:
+                    value = str(to.with_tag(to_tag))
+            fields.append((name, value))
+    if status == 100:
+        fields.extend(("Timestamp", v) for v in request.headers.get_all("Timestamp"))
+    copied = Headers._trusted(tuple(fields))
+    extra = Headers(headers)
+    return SipResponse(status, reason if reason is not None else reason_phrase(status),
+                       Headers._trusted(copied._fields + extra._fields), body)
