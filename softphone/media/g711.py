@@ -61,11 +61,12 @@ def _segment(value: int, ends: tuple[int, ...]) -> int:
 
 def encode_ulaw_sample(sample: int) -> int:
     """One signed 16-bit sample to its µ-law code (the reference algorithm; tables use it)."""
-    value = sample >> 2  # 14-bit
-    if value < 0:
-        value, mask = -value, 0x7F
+    # 14-bit magnitude; negatives by one's complement as in the ITU-T G.191 reference code,
+    # which keeps the rounding symmetric around zero.
+    if sample < 0:
+        value, mask = (~sample) >> 2, 0x7F
     else:
-        mask = 0xFF
+        value, mask = sample >> 2, 0xFF
     value = min(value, _ULAW_CLIP) + _ULAW_BIAS
     seg = _segment(value, _ULAW_SEGMENT_ENDS)
     if seg >= 8:  # full scale after the bias: clip to the largest code

@@ -129,8 +129,8 @@ def tone_frames(tone: Tone, codec: Codec) -> tuple[bytes, ...]:
 # Notes are MIDI numbers; each bar is a chord spelled root, third, fifth.
 _BPM = 100.0
 _EIGHTH = 60.0 / _BPM / 2
-_CHORDS = ((60, 64, 67), (57, 60, 64), (53, 57, 60), (55, 59, 62),
-           (60, 64, 67), (57, 60, 64), (50, 53, 57), (55, 59, 62))
+_CHORDS = ((72, 76, 79), (69, 72, 76), (65, 69, 72), (67, 71, 74),
+           (72, 76, 79), (69, 72, 76), (62, 65, 69), (67, 71, 74))
 # Index into (root, third, fifth, root+12, third+12, fifth+12), one per eighth of the bar.
 _ARPEGGIO = (0, 2, 3, 4, 5, 4, 3, 2)
 _HARMONICS = ((1.0, 1.0), (2.0, 0.35), (3.0, 0.12))  # soft, slightly bell-like timbre
@@ -170,7 +170,7 @@ def music_on_hold_pcm() -> bytes:
             _add_note(buffer, bar_start + eighth * _EIGHTH, voicing[pick], _EIGHTH * 1.9,
                       gain=1.0, decay=0.35)
         for half in range(2):  # bass: the root an octave down (phones cut below ~300 Hz)
-            _add_note(buffer, bar_start + half * bar / 2, chord[0] - 12, bar / 2, gain=0.8,
+            _add_note(buffer, bar_start + half * bar / 2, chord[0] - 12, bar / 2, gain=0.5,
                       decay=0.9)
     peak = max(abs(v) for v in buffer) or 1.0
     scale = _amplitude(_MOH_PEAK_DBFS) / peak
