@@ -143,6 +143,8 @@ class RelayLeg(RtpEndpoint):
         for out in listeners:
             mpt = out._pt_map[data[1]]
             if mpt < 0:
+                if ssrc == out._src_ssrc:
+                    out._skip_sequence()
                 continue
             if ssrc != out._src_ssrc:
                 out._resync(ssrc, seq, ts)
@@ -164,10 +166,12 @@ class RelayLeg(RtpEndpoint):
         """Send a packet from a non-leg source (a player) with the same rewrite as above."""
         if len(data) < RTP_HEADER_SIZE:
             return
+        seq, ts, ssrc = _unpack_seq_ts_ssrc(data, 2)
         mpt = self._pt_map[data[1]]
         if mpt < 0:
+            if ssrc == self._src_ssrc:
+                self._skip_sequence()
             return
-        seq, ts, ssrc = _unpack_seq_ts_ssrc(data, 2)
         if ssrc != self._src_ssrc:
             self._resync(ssrc, seq, ts)
         if self._mark:
@@ -202,6 +206,11 @@ class RelayLeg(RtpEndpoint):
         self._quiet_since = None
         # RFC 3551 §4.1: marker on the first packet of a talkspurt; a new source is one.
         self._mark = True
+
+    def _skip_sequence(self) -> None:
+        """A packet of the current source is not for this leg (comfort noise or an event it did
+        not negotiate): close the sequence gap, or the phone would count it as loss."""
+        self._seq_off = (self._seq_off - 1) & 0xFFFF
 
     def _transcode_payload(self, buf: bytearray) -> None:
         try:

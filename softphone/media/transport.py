@@ -133,6 +133,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.rtcp_transport: asyncio.DatagramTransport | None = None
         self.local_address: Address | None = None
         self.remote: Address | None = None  # from SDP
+        self.allowed_hosts: frozenset[str] | None = None
         self.peer: Address | None = None  # latched source
         self.dest: Address | None = None  # where we send: the latched peer, else the SDP one
         self.packets_received = 0
@@ -191,9 +192,17 @@ class RtpEndpoint(asyncio.DatagramProtocol):
 
     # --- addressing ---------------------------------------------------------------------------
 
-    def set_remote(self, addr: Address | None) -> None:
-        """The address the peer's SDP (c= and m= lines) announced; send there until latched."""
+    def set_remote(self, addr: Address | None,
+                   allowed_hosts: frozenset[str] | None = None) -> None:
+        """The address the peer's SDP (c= and m= lines) announced; send there until latched.
+
+        ``allowed_hosts`` narrows who may latch: pass the SDP host and the host the peer's SIP
+        signalling really came from (Via received=). Without it any source may latch after
+        probation, which is what NATed phones need but lets an attacker who is faster than the
+        phone win the latch.
+        """
         self.remote = addr
+        self.allowed_hosts = allowed_hosts
         self.dest = self.peer or addr
 
     def relatch(self) -> None:
@@ -208,7 +217,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
 
     def _admit(self, data: bytes, addr: Address) -> bool:
         """Slow path of ``datagram_received``: the packet is not from the latched peer."""
-        if self.peer is not None:
+        if self.peer is not None or (self.allowed_hosts is not None
+                                     and addr[0] not in self.allowed_hosts):
             self.foreign_dropped += 1
             return False
         if (len(data) < RTP_HEADER_SIZE or data[0] & VERSION_MASK != VERSION_BITS

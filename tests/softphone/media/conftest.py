@@ -28,12 +28,14 @@ class FakePhone(asyncio.DatagramProtocol):
         self.received: list[RtpPacket] = []
         self.raw: list[bytes] = []
         self.sources: list[tuple[str, int]] = []
+        self.arrivals: list[float] = []  # loop.time() of each packet
         self._arrived = asyncio.Event()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.raw.append(data)
         self.received.append(RtpPacket.parse(data))
         self.sources.append(addr)
+        self.arrivals.append(asyncio.get_running_loop().time())
         self._arrived.set()
 
     @property

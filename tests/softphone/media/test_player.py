@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -26,7 +27,7 @@ async def test_pacing_is_20_ms_and_the_stream_is_continuous() -> None:
     packets = [p for _, p in got]
     assert packets[0].marker and not any(p.marker for p in packets[1:])
     assert {p.payload_type for p in packets} == {8}
-    for before, after in zip(packets, packets[1:], strict=False):
+    for before, after in itertools.pairwise(packets):
         assert after.sequence_number == (before.sequence_number + 1) & 0xFFFF
         assert after.timestamp == (before.timestamp + 160) & 0xFFFFFFFF
     # Drift-free: packet n leaves at start + n*20 ms, whatever the timer jitter.

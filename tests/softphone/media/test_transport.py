@@ -178,3 +178,27 @@ async def test_inactivity_is_reported_once_when_packets_stop(ports, phone_factor
     finally:
         await monitor.stop()
         endpoint.close()
+
+
+async def test_allowed_hosts_keep_an_early_attacker_from_latching(ports, phone_factory) -> None:
+    loop = asyncio.get_running_loop()
+    attacker_transport, _attacker = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.2", 0))
+    got: list[bytes] = []
+    endpoint = RtpEndpoint(on_packet=got.append)
+    await endpoint.bind(ports, LOOPBACK)
+    phone = await phone_factory()
+    endpoint.set_remote(("10.0.0.99", 4000), allowed_hosts=frozenset({LOOPBACK}))
+    here = (LOOPBACK, endpoint.local_port)
+    try:
+        for seq in range(10):  # faster than the phone, perfectly in sequence
+            attacker_transport.sendto(_rtp(seq, ssrc=666), here)
+        for seq in range(1, 5):  # the phone behind NAT: its SDP address is private
+            phone.send(_rtp(seq), here)
+        await phone.quiet(0.05)
+        assert endpoint.peer == phone.address
+        assert {RtpPacket.parse(p).ssrc for p in got} == {1}
+        assert endpoint.foreign_dropped == 10
+    finally:
+        attacker_transport.close()
+        endpoint.close()
