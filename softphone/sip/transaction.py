@@ -155,6 +155,9 @@ class TransactionMachine(Generic[S, I]):
     TERMINATED: ClassVar[Any]
     # Which table input each timer is (Timer.A -> Input.TIMER_A, ...).
     TIMER_INPUTS: ClassVar[Mapping[Timer, Any]]
+    # Inputs the peer or the network causes: every state has a row for each (a late
+    # retransmission is absorbed, never an error). Tests hold the tables to this.
+    PEER_INPUTS: ClassVar[tuple[Any, ...]]
 
     def __init__(self, transaction_id: TransactionId, state: S, reliable: bool) -> None:
         self.id = transaction_id

@@ -121,6 +121,7 @@ class InviteClientTransaction(TransactionMachine[InviteClientState, ClientInput]
     TERMINATED: ClassVar = InviteClientState.TERMINATED
     TIMER_INPUTS: ClassVar = {Timer.A: _I.TIMER_A, Timer.B: _I.TIMER_B, Timer.D: _I.TIMER_D,
                               Timer.M: _I.TIMER_M}
+    PEER_INPUTS: ClassVar = (*_RESPONSES, _I.TRANSPORT_ERROR)
 
     def __init__(self, transaction_id: TransactionId, request: SipRequest,
                  destination: Address, *, reliable: bool, timers: TimerConfig) -> None:
@@ -230,6 +231,7 @@ class NonInviteClientTransaction(TransactionMachine[NonInviteClientState, Client
     TRANSITIONS: ClassVar = NON_INVITE_CLIENT_TRANSITIONS
     TERMINATED: ClassVar = NonInviteClientState.TERMINATED
     TIMER_INPUTS: ClassVar = {Timer.E: _I.TIMER_E, Timer.F: _I.TIMER_F, Timer.K: _I.TIMER_K}
+    PEER_INPUTS: ClassVar = (*_RESPONSES, _I.TRANSPORT_ERROR)
 
     def __init__(self, transaction_id: TransactionId, request: SipRequest,
                  destination: Address, *, reliable: bool, timers: TimerConfig) -> None:

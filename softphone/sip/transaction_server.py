@@ -119,9 +119,6 @@ INVITE_SERVER_TRANSITIONS: dict[tuple[InviteServerState, ServerInput], InviteSer
 class _ServerTransaction(TransactionMachine[enum.StrEnum, ServerInput]):
     """What both server machines share: the request, its source, the last response."""
 
-    # Inputs the peer (or the transport) can cause: every state must accept them.
-    PEER_INPUTS: ClassVar[tuple[ServerInput, ...]]
-
     def __init__(self, transaction_id: TransactionId, request: SipRequest, source: Address,
                  state: enum.StrEnum, *, reliable: bool, timers: TimerConfig) -> None:
         super().__init__(transaction_id, state, reliable)
