@@ -25,6 +25,7 @@ __all__ = [
     "Via",
     "canonical_name",
     "is_list_header",
+    "lookup_key",
     "parse_auth",
     "parse_cseq",
     "parse_name_addr_list",
@@ -78,8 +79,25 @@ def canonical_name(name: str) -> str:
     return _CANONICAL.get(name.lower(), name)
 
 
+# Memo of name-as-written -> lookup key. Names come from our code (a few constants) and from
+# the wire (mostly the same few spellings), so it stays small; the bound keeps a peer that
+# invents names from growing it.
+_KEYS: dict[str, str] = {}
+_MAX_KEYS = 2048
+
+
+def lookup_key(name: str) -> str:
+    """The case-insensitive key of header ``name`` (compact forms folded in)."""
+    key = _KEYS.get(name)
+    if key is None:
+        key = canonical_name(name).lower()
+        if len(_KEYS) < _MAX_KEYS:
+            _KEYS[name] = key
+    return key
+
+
 def is_list_header(name: str) -> bool:
-    return canonical_name(name).lower() in _LIST_HEADERS
+    return lookup_key(name) in _LIST_HEADERS
 
 
 def split_header_values(value: str) -> list[str]:

@@ -30,6 +30,7 @@ from softphone.sip.headers import (
     Via,
     canonical_name,
     is_list_header,
+    lookup_key,
     parse_cseq,
     parse_name_addr_list,
     parse_vias,
@@ -97,24 +98,24 @@ class Headers:
         return index
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        found = self._lookup().get(canonical_name(name).lower())
+        found = self._lookup().get(lookup_key(name))
         return found[0] if found else default
 
     def get_all(self, name: str) -> list[str]:
-        return list(self._lookup().get(canonical_name(name).lower(), ()))
+        return list(self._lookup().get(lookup_key(name), ()))
 
     def values(self, name: str) -> list[str]:
         """Every value of header ``name``, splitting list headers on commas."""
-        lines = self._lookup().get(canonical_name(name).lower(), [])
+        lines = self._lookup().get(lookup_key(name), [])
         if not is_list_header(name):
             return list(lines)
         return [item for line in lines for item in split_header_values(line) if item]
 
     def count(self, name: str) -> int:
-        return len(self._lookup().get(canonical_name(name).lower(), ()))
+        return len(self._lookup().get(lookup_key(name), ()))
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and canonical_name(name).lower() in self._lookup()
+        return isinstance(name, str) and lookup_key(name) in self._lookup()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._fields)
@@ -133,7 +134,7 @@ class Headers:
 
     def with_header(self, name: str, value: str | object) -> Headers:
         """Replace every line of ``name`` by one line (at the first one's place, else last)."""
-        key = canonical_name(name).lower()
+        key = lookup_key(name)
         new = Headers([(name, str(value))])._fields[0]
         out: list[tuple[str, str]] = []
         placed = False
@@ -162,7 +163,7 @@ class Headers:
         return Headers._trusted(tuple(fields))
 
     def without(self, name: str) -> Headers:
-        key = canonical_name(name).lower()
+        key = lookup_key(name)
         return Headers._trusted(tuple(f for f in self._fields if f[0].lower() != key))
 
 
@@ -254,6 +255,8 @@ class _Accessors:
         return result
 
     def _compute_contact_star(self) -> bool:
+        if not any("*" in line for line in self.headers.get_all("Contact")):
+            return False
         values = self.headers.values("Contact")
         if "*" not in values:
             return False
@@ -275,7 +278,7 @@ class _Accessors:
     def name_addrs(self, name: str) -> tuple[NameAddr, ...]:
         """Every value of a name-addr list header (Route, Record-Route, Path...)."""
         result: tuple[NameAddr, ...] = self._cached(
-            "na:" + canonical_name(name).lower(),
+            "na:" + lookup_key(name),
             lambda: parse_name_addr_list(self.headers.get_all(name)))
         return result
 

@@ -119,10 +119,15 @@ def parse_message(data: bytes, *,
     return _start_line(lines[0], Headers._trusted(fields), body)
 
 
+# Header names as written on the wire -> canonical name, for names already found valid. Peers
+# use a few spellings, so this stays small; the bound stops one that invents names.
+_SEEN_NAMES: dict[str, str] = {}
+_MAX_SEEN_NAMES = 2048
+
+
 def _parse_header_lines(lines: list[str]) -> tuple[tuple[str, str], ...]:
     fields: list[tuple[str, str]] = []
-    canonical = canonical_name
-    token = _abnf.TOKEN.fullmatch
+    seen = _SEEN_NAMES
     for line in lines[1:]:
         if line[:1] in (" ", "\t"):
             # §7.3.1 folding: the continuation joins the previous value with one SP.
@@ -135,11 +140,21 @@ def _parse_header_lines(lines: list[str]) -> tuple[tuple[str, str], ...]:
         colon = line.find(":")
         if colon <= 0:
             raise RemoteProtocolError(f"header line without a name and ':': {line[:40]!r}")
-        raw_name = line[:colon].rstrip(" \t")
-        if token(raw_name) is None:
-            raise RemoteProtocolError(f"bad header name {raw_name[:40]!r}")
-        fields.append((canonical(raw_name), line[colon + 1:].strip(" \t")))
+        raw_name = line[:colon]
+        known = seen.get(raw_name)
+        fields.append((known if known is not None else _new_header_name(raw_name),
+                       line[colon + 1:].strip(" \t")))
     return tuple(fields)
+
+
+def _new_header_name(raw_name: str) -> str:
+    name = raw_name.rstrip(" \t")  # LWS before the colon is allowed (HCOLON, §25.1)
+    if _abnf.TOKEN.fullmatch(name) is None:
+        raise RemoteProtocolError(f"bad header name {name[:40]!r}")
+    name = canonical_name(name)
+    if len(_SEEN_NAMES) < _MAX_SEEN_NAMES:
+        _SEEN_NAMES[raw_name] = name
+    return name
 
 
 def _body(data: bytes, body_start: int, fields: tuple[tuple[str, str], ...]) -> bytes:
@@ -207,12 +222,12 @@ def _check_version(version: str) -> None:
 
 
 def _check_common(message: SipMessage, required: tuple[str, ...]) -> None:
-    headers = message.headers
+    index = message.headers._lookup()
     for name in required:
-        if name not in headers:
+        if name.lower() not in index:
             raise RemoteProtocolError(f"missing {name} header (§8.1.1)")
     for name in _SINGLETONS:
-        if headers.count(name) > 1:
+        if len(index.get(name.lower(), ())) > 1:
             raise RemoteProtocolError(f"more than one {name} header")
     # Parse now what every layer reads, so later accessors on this message cannot fail.
     _ = message.via, message.cseq, message.call_id, message.from_, message.to

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import TypeAlias
@@ -47,6 +48,7 @@ __all__ = [
 Params: TypeAlias = tuple[tuple[str, str | None], ...]
 
 _MAX_PORT = 65535
+_URI_BREAKERS = re.compile(r'[ \t\r\n<>"@\x00]')
 _UNSUPPORTED_URI_SCHEME = 416
 
 
@@ -126,9 +128,9 @@ class SipUri:
         if self.port is not None and not 0 < self.port <= _MAX_PORT:
             raise LocalProtocolError(f"port {self.port} out of range")
         # Anything that could break out of the URI on the wire is refused (no injection).
-        for part in (self.host, self.user or "", self.password or ""):
-            if any(ch in part for ch in ' \t\r\n<>"@'):
-                raise LocalProtocolError(f"character not allowed in a SIP URI: {part!r}")
+        parts = f"{self.host}{self.user or ''}{self.password or ''}"
+        if _URI_BREAKERS.search(parts):
+            raise LocalProtocolError(f"character not allowed in a SIP URI: {parts!r}")
 
     @property
     def is_ipv6(self) -> bool:
