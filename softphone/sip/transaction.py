@@ -44,6 +44,7 @@ __all__ = [
     "TransactionKind",
     "TransportError",
     "new_branch",
+    "state_diagram",
 ]
 
 # §8.1.1.7: a branch starting with this was made by an RFC 3261 element, so it is unique and
@@ -140,6 +141,16 @@ class Terminated:
 
 Effect: TypeAlias = (Send | RequestReceived | ResponseReceived | CancelReceived | Timeout
                      | TransportError | Terminated)
+
+
+def state_diagram(table: Mapping[tuple[Any, Any], enum.StrEnum]) -> str:
+    """A Mermaid ``stateDiagram-v2`` drawn from a transition table, so documentation is
+    generated from the code that runs (h11's ``make-state-diagrams.py``). Self-loops that
+    only absorb are drawn too: they are part of the contract."""
+    lines = ["stateDiagram-v2"]
+    for (source, event), target in table.items():
+        lines.append(f"    {source.name} --> {target.name}: {event}")
+    return "\n".join(lines) + "\n"
 
 
 # -- the machinery shared by the four machines ------------------------------------------------

@@ -20,6 +20,7 @@ from softphone.sip.transaction import (
     TransactionKind,
     TransactionMachine,
     TransportError,
+    state_diagram,
 )
 from softphone.sip.transaction_client import (
     ClientInput,
@@ -101,6 +102,13 @@ def test_the_rfc_figures_key_edges() -> None:
     assert ist[(S.PROCEEDING, ServerInput.SUCCESS)] is S.ACCEPTED  # RFC 6026 Figure 5
     assert ist[(S.COMPLETED, ServerInput.ACK)] is S.CONFIRMED
     assert ist[(S.CONFIRMED, ServerInput.TIMER_I)] is S.TERMINATED
+
+
+def test_state_diagrams_are_drawn_from_the_tables() -> None:
+    diagram = state_diagram(InviteServerTransaction.TRANSITIONS)
+    assert diagram.startswith("stateDiagram-v2\n")
+    assert "    COMPLETED --> CONFIRMED: ACK\n" in diagram
+    assert diagram.count("-->") == len(InviteServerTransaction.TRANSITIONS)
 
 
 # -- machines alone --------------------------------------------------------------------------
