@@ -84,8 +84,11 @@ async def _run(conn: Connection, count: int) -> None:
     phones: list[Phone] = []
     for index in range(count):
         phone = Phone(0x1000 + index, latencies)
-        transport, _ = await loop.create_datagram_endpoint(lambda p=phone: p,
-                                                           local_addr=(HOST, 0))
+
+        def factory(p: Phone = phone) -> Phone:
+            return p
+
+        transport, _ = await loop.create_datagram_endpoint(factory, local_addr=(HOST, 0))
         phone.transport = transport
         phones.append(phone)
     conn.send([p.transport.get_extra_info("sockname")[1] for p in phones if p.transport])
