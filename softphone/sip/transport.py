@@ -19,6 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from softphone.sip.errors import FramingError
+from softphone.sip.status import reason_phrase
+
 logger = logging.getLogger("softphone.sip.transport")
 
 # RFC 5626 §3.5.1: a client pings a stream with CRLFCRLF; the server pongs with CRLF.
@@ -57,7 +60,7 @@ class Framer(Protocol):
     def feed(self, data: bytes) -> list[bytes]:
         """Complete messages in ``data`` (keep-alive pings come back as ``KEEPALIVE_PING``).
 
-        Raises an exception with a ``status_hint`` attribute when the stream is beyond repair.
+        Raises ``FramingError`` when the stream is beyond repair.
         """
         ...
 
@@ -195,11 +198,10 @@ class SipTransports:
                 return
             try:
                 messages = framer.feed(chunk)
-            except Exception as error:  # the framer's own error: the stream is beyond repair
-                status = getattr(error, "status_hint", None)
+            except FramingError as error:  # the stream is beyond repair (RFC 3261 §18.3)
                 logger.info("closing %s: %s", connection.peer, error)
-                if status is not None:
-                    connection.writer.write(_bare_error_response(status))
+                if error.can_answer:  # not for binary junk such as a TLS hello on TCP
+                    connection.writer.write(_bare_error_response(error.status_hint))
                 await _drain_and_close(connection.writer)
                 return
             for message in messages:
@@ -235,9 +237,7 @@ def _bare_error_response(status: int) -> bytes:
     RFC 3261 §18.3 lets a server close a stream whose framing is broken; the status line says
     why before we do.
     """
-    reasons = {400: "Bad Request", 413: "Request Entity Too Large", 513: "Message Too Large"}
-    reason = reasons.get(status, "Bad Request")
-    return f"SIP/2.0 {status} {reason}\r\nContent-Length: 0\r\n\r\n".encode()
+    return f"SIP/2.0 {status} {reason_phrase(status)}\r\nContent-Length: 0\r\n\r\n".encode()
 
 
 async def _drain_and_close(writer: asyncio.StreamWriter) -> None:
