@@ -23,8 +23,9 @@ def engine_config(**overrides: object) -> EngineConfig:
         ensure_self_signed(tls_cert, tls_key, [settings.SIP_BIND_HOST, settings.SIP_DOMAIN])
     values: dict[str, object] = {
         "host": settings.SIP_BIND_HOST,
-        "udp_port": settings.SIP_UDP_PORT,
-        "tcp_port": settings.SIP_TCP_PORT,
+        # Port 0 in the settings switches a transport off (EngineConfig: None; 0 = any port).
+        "udp_port": settings.SIP_UDP_PORT or None,
+        "tcp_port": settings.SIP_TCP_PORT or None,
         "tls_port": settings.SIP_TLS_PORT or None,
         "tls_cert": tls_cert,
         "tls_key": tls_key,

@@ -12,8 +12,8 @@ from softphone.pbx.registrar import RegistrarPolicy
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     host: str = "127.0.0.1"
-    udp_port: int = 5060
-    tcp_port: int = 5060
+    udp_port: int | None = 5060  # None: off; 0: any free port (tests)
+    tcp_port: int | None = 5060
     tls_port: int | None = 5061
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -25,7 +25,7 @@ class Binding:
     user_agent: str = ""
 
     def remaining(self, now: float) -> int:
-        return max(0, int(self.expires_at - now))
+        return max(0, round(self.expires_at - now))
 
 
 class BindingOutcome(enum.StrEnum):

@@ -1,0 +1,108 @@
+"""Who sent this request: digest authentication of SIP requests (RFC 3261 §22, RFC 7616/8760).
+
+A registrar challenges with 401/WWW-Authenticate, everything else with 407/Proxy-Authenticate
+(§22.3, what phones expect from a PBX). Decisions, the same for unknown and known extensions
+so that a scanner learns nothing:
+
+- no credentials for our realm: challenge (not a failure: every phone starts this way);
+- a stale or foreign nonce with the right password: challenge with ``stale=true``;
+- wrong password or unknown user: 403 Forbidden — we do not re-challenge, a phone with a
+  wrong password should stop rather than loop — and one failure towards a ban;
+- credentials we cannot parse: 400, and one failure towards a ban.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from softphone.pbx.bans import AuthFailureBans
+from softphone.pbx.credentials import CredentialCache
+from softphone.sip.digest import DigestAuthenticator, DigestOutcome, DigestResult, StoredHa1
+from softphone.sip.errors import RemoteProtocolError
+from softphone.sip.headers import parse_auth
+from softphone.sip.message import SipRequest
+
+logger = logging.getLogger("softphone.auth")
+
+MAX_USERNAME = 64
+
+
+@dataclass(frozen=True, slots=True)
+class AuthDecision:
+    """``user`` when authenticated; otherwise the response to send instead."""
+
+    user: str | None
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    detail: str = ""
+
+
+class RequestAuthenticator:
+    def __init__(self, digest: DigestAuthenticator, credentials: CredentialCache,
+                 bans: AuthFailureBans, wall_clock: Callable[[], float]) -> None:
+        self.digest = digest
+        self.credentials = credentials
+        self.bans = bans
+        self.wall_clock = wall_clock
+
+    def challenge(self, *, proxy: bool, stale: bool = False, detail: str = "") -> AuthDecision:
+        return AuthDecision(None, 407 if proxy else 401,
+                            self.digest.challenge_headers(self.wall_clock(), stale=stale,
+                                                          proxy=proxy), detail)
+
+    async def authenticate(self, request: SipRequest, source_host: str, *,
+                           proxy: bool) -> AuthDecision:
+        name = "Proxy-Authorization" if proxy else "Authorization"
+        params: dict[str, str] | None = None
+        try:
+            for value in request.headers.get_all(name):
+                credentials = parse_auth(value)
+                fields = credentials.as_dict()
+                if credentials.scheme.lower() == "digest" and \
+                        fields.get("realm") == self.digest.realm:
+                    params = fields
+                    break
+        except RemoteProtocolError as error:
+            self._failed(source_host)
+            return AuthDecision(None, 400, [], f"unparsable {name}: {error}")
+        if params is None:
+            return self.challenge(proxy=proxy, detail="challenged")
+        username = params.get("username", "")
+        result = await self._verify(params, request.method, username)
+        match result.outcome:
+            case DigestOutcome.OK:
+                self.bans.record_success(source_host)
+                return AuthDecision(result.username)
+            case DigestOutcome.STALE:
+                return self.challenge(proxy=proxy, stale=True, detail=result.detail)
+            case DigestOutcome.BAD_CREDENTIALS:
+                self._failed(source_host)
+                return AuthDecision(None, 403, [], f"bad credentials for {username[:32]!r}")
+            case _:
+                self._failed(source_host)
+                return AuthDecision(None, 400, [], f"malformed credentials: {result.detail}")
+
+    async def _verify(self, params: dict[str, str], method: str, username: str) -> DigestResult:
+        stored = await self._stored(username)
+        result = self.digest.verify(params, method, stored, self.wall_clock())
+        if result.outcome is DigestOutcome.BAD_CREDENTIALS and \
+                self.credentials.worth_rechecking(username):
+            # The password may have changed since we cached it: ask the store once more.
+            stored = await self._stored(username, fresh=True)
+            result = self.digest.verify(params, method, stored, self.wall_clock())
+        return result
+
+    async def _stored(self, username: str, *, fresh: bool = False) -> StoredHa1 | None:
+        if not username or len(username) > MAX_USERNAME:
+            return None
+        credentials = await self.credentials.get(username, fresh=fresh)
+        if credentials is None or credentials.realm != self.digest.realm:
+            return None
+        return StoredHa1(credentials.ha1_md5, credentials.ha1_sha256)
+
+    def _failed(self, source_host: str) -> None:
+        if self.bans.record_failure(source_host, self.wall_clock()):
+            logger.warning("banning %s for %.0f s after repeated authentication failures",
+                           source_host, self.bans.policy.ban_seconds)

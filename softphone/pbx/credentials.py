@@ -1,0 +1,49 @@
+"""A short-lived cache of SIP credentials in front of the store.
+
+Every authenticated request needs the extension's HA1 values; asking the database each time
+would cap the registrar at the database's pace. Entries live ``ttl`` seconds. A verification
+that fails against a cached entry older than ``recheck_after`` is retried once with a fresh
+read (``fresh``), so a password set in the portal works at once; the old password keeps
+working for at most ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from softphone.pbx.storage import PbxStore, SipCredentials
+
+_MISSING = object()
+
+
+@dataclass(slots=True)
+class _Entry:
+    credentials: SipCredentials | None
+    fetched_at: float
+
+
+class CredentialCache:
+    def __init__(self, store: PbxStore, clock: Callable[[], float], *, ttl: float = 60.0,
+                 recheck_after: float = 2.0, capacity: int = 50_000) -> None:
+        self.store = store
+        self.clock = clock
+        self.ttl = ttl
+        self.recheck_after = recheck_after
+        self.capacity = capacity
+        self._entries: dict[str, _Entry] = {}
+
+    async def get(self, username: str, *, fresh: bool = False) -> SipCredentials | None:
+        now = self.clock()
+        entry = self._entries.get(username)
+        if entry is not None and not fresh and now - entry.fetched_at < self.ttl:
+            return entry.credentials
+        credentials = await self.store.sip_credentials(username)
+        if len(self._entries) >= self.capacity:
+            self._entries.clear()  # a scan of random names must not grow memory without end
+        self._entries[username] = _Entry(credentials, self.clock())
+        return credentials
+
+    def worth_rechecking(self, username: str) -> bool:
+        entry = self._entries.get(username)
+        return entry is not None and self.clock() - entry.fetched_at >= self.recheck_after

@@ -1,0 +1,389 @@
+"""The SIP engine: transports → parser → transaction layer → the PBX's request handlers.
+
+One ``Engine`` per process, on one asyncio loop (``runengine``, or inside ``runpbx``). The
+flow of a datagram or stream message (``_on_data``):
+
+1. a banned source address is ignored (``bans.py``);
+2. ``parse_message`` + ``validate_request``/``validate_response``: a request that fails is
+   answered statelessly with the error's status when its Via can be salvaged (``stateless.py``),
+   otherwise dropped; a bad response is dropped (§18.1.2);
+3. the top Via gets ``received``/``rport`` (RFC 3581 §4, RFC 3261 §18.2.1) and the request
+   enters the transaction layer, which absorbs retransmissions;
+4. a new request reaches ``_dispatch``: REGISTER (registrar), OPTIONS, INVITE (call control
+   arrives with calls; until then authenticated INVITEs get 404/480), the rest 405/481/501.
+
+Responses always go back where the request came from (symmetric signalling, RFC 3581 —
+what works behind the NAT of a home office); on TCP/TLS over the same connection.
+
+Two clocks: the transaction layer runs on the loop's monotonic clock; digest nonces and
+registrations on the wall clock, because those survive a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+import ssl
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from softphone.pbx.authentication import RequestAuthenticator
+from softphone.pbx.bans import AuthFailureBans
+from softphone.pbx.config import EngineConfig
+from softphone.pbx.credentials import CredentialCache
+from softphone.pbx.location import Binding, Location
+from softphone.pbx.persistence import BindingWriter
+from softphone.pbx.registrar import process_register
+from softphone.pbx.registration import BadRegister, register_request, register_response_headers
+from softphone.pbx.storage import PbxStore
+from softphone.sip.digest import DigestAuthenticator
+from softphone.sip.errors import LocalProtocolError, RemoteProtocolError
+from softphone.sip.framing import StreamFramer
+from softphone.sip.message import SipRequest, SipResponse
+from softphone.sip.parser import (
+    KNOWN_METHODS,
+    BadExtensionError,
+    parse_message,
+    validate_request,
+    validate_response,
+)
+from softphone.sip.stateless import salvage_error_response
+from softphone.sip.timers import DEFAULT_TIMERS, TimerConfig
+from softphone.sip.transaction import (
+    CancelReceived,
+    Effect,
+    RequestReceived,
+    ResponseReceived,
+    Send,
+    Terminated,
+    Timeout,
+    TransactionId,
+    TransportError,
+)
+from softphone.sip.transaction_layer import TransactionLayer
+from softphone.sip.transport import Peer, SipTransports, StreamLimits, TransportKind
+from softphone.sip.uri import SipUri, unescape
+
+logger = logging.getLogger("softphone.engine")
+
+# What this engine implements today; the list grows with call control (§20.5).
+ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER")
+# Option tags we honour in Require (§8.2.2.3): none yet, so any Require gets 420.
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset()
+ACCEPTED_BODIES = "application/sdp"
+EXPIRY_SWEEP_SECONDS = 1.0
+
+
+class Engine:
+    def __init__(self, config: EngineConfig, store: PbxStore, *,
+                 wall_clock: Callable[[], float] = time.time,
+                 timers: TimerConfig = DEFAULT_TIMERS) -> None:
+        self.config = config
+        self.store = store
+        self.wall_clock = wall_clock
+        self.location = Location()
+        self.bans = AuthFailureBans(config.bans)
+        self.layer = TransactionLayer(timers)
+        self.credentials = CredentialCache(store, wall_clock)
+        self.writer = BindingWriter(store, config.persist_interval)
+        self.transports = SipTransports(
+            self._on_data,
+            lambda: StreamFramer(max_header_size=config.max_message_bytes,
+                                 max_body_size=config.max_message_bytes),
+            StreamLimits(max_connections=config.max_tcp_connections,
+                         first_message_timeout=config.tcp_first_message_timeout,
+                         idle_timeout=config.tcp_idle_timeout))
+        self.auth: RequestAuthenticator | None = None
+        self.addresses: dict[TransportKind, tuple[str, int]] = {}
+        self.stats: dict[str, int] = {"rejected": 0, "banned_drops": 0, "dropped": 0}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+        self._waiters: dict[TransactionId, asyncio.Future[SipResponse | None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        now = self.wall_clock()
+        self.location.load(await self.store.load_bindings(), now)
+        digest = DigestAuthenticator(self.config.realm, self.config.nonce_secret, now=now,
+                                     algorithms=self.config.digest_algorithms,
+                                     nonce_lifetime=self.config.nonce_lifetime)
+        self.auth = RequestAuthenticator(digest, self.credentials, self.bans, self.wall_clock)
+        config, host = self.config, self.config.host
+        if config.udp_port is not None:
+            self.addresses[TransportKind.UDP] = await self.transports.listen_udp(
+                host, config.udp_port)
+        if config.tcp_port is not None:
+            self.addresses[TransportKind.TCP] = await self.transports.listen_stream(
+                TransportKind.TCP, host, config.tcp_port)
+        if config.tls_port is not None and config.tls_cert and config.tls_key:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(config.tls_cert, config.tls_key)
+            self.addresses[TransportKind.TLS] = await self.transports.listen_stream(
+                TransportKind.TLS, host, config.tls_port, context)
+        self.writer.start()
+        self._sweeper = asyncio.create_task(self._sweep_expired(), name="registration-expiry")
+        logger.info("engine listening on %s; %d registrations restored",
+                    ", ".join(f"{k}:{a[0]}:{a[1]}" for k, a in self.addresses.items()),
+                    self.location.count())
+
+    async def stop(self) -> None:
+        await self.transports.close()
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in [*self._tasks, *([self._sweeper] if self._sweeper else [])]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *([self._sweeper] if self._sweeper else []),
+                             return_exceptions=True)
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_result(None)
+        await self.writer.stop()
+        logger.info("engine stopped; %d registrations kept", self.location.count())
+
+    # -- client side (call control sends requests through here) ------------------------------
+    def via_for(self, kind: TransportKind) -> str:
+        """A top Via for a request we originate, with a fresh branch (§8.1.1.7, RFC 3581)."""
+        host, port = self.addresses[kind]
+        return f"SIP/2.0/{kind.upper()} {host}:{port};branch={self.layer.new_branch()};rport"
+
+    def send_request(self, request: SipRequest,
+                     destination: Peer) -> asyncio.Future[SipResponse | None]:
+        """Start a client transaction; the future gets the final response, or None when the
+        transaction timed out (Timer B/F) or the transport failed."""
+        tid, effects = self.layer.send_request(request, destination,
+                                               reliable=destination.kind.reliable,
+                                               now=self._now())
+        future: asyncio.Future[SipResponse | None] = self._running_loop().create_future()
+        self._waiters[tid] = future
+        self._process(effects)
+        return future
+
+    # -- inbound ----------------------------------------------------------------------------
+    def _on_data(self, data: bytes, peer: Peer) -> None:
+        if self.bans.is_banned(peer.host, self.wall_clock()):
+            self.stats["banned_drops"] += 1
+            return
+        try:
+            message = parse_message(data, max_size=self.config.max_message_bytes)
+            if isinstance(message, SipResponse):
+                validate_response(message)
+                self._process(self.layer.receive_response(message, now=self._now()))
+                return
+            request = _stamp_via(validate_request(
+                message, supported_extensions=SUPPORTED_EXTENSIONS), peer)
+        except RemoteProtocolError as error:
+            self._reject(data, peer, error)
+            return
+        self._process(self.layer.receive_request(request, peer, reliable=peer.kind.reliable,
+                                                 now=self._now()))
+
+    def _reject(self, data: bytes, peer: Peer, error: RemoteProtocolError) -> None:
+        extra: tuple[tuple[str, str], ...] = ()
+        if isinstance(error, BadExtensionError):
+            extra = (("Unsupported", ", ".join(error.unsupported)),)
+        elif error.status_hint in (405, 501):
+            extra = (("Allow", ", ".join(ALLOWED_METHODS)),)
+        reply = salvage_error_response(data, error.status_hint, to_tag=_tag(), extra=extra)
+        if reply is None:
+            self.stats["dropped"] += 1
+            logger.info("%s: dropped an unusable message (%s)", peer, error.msg[:120])
+            return
+        self.stats["rejected"] += 1
+        self.transports.send(reply, peer)
+        logger.info("%s: rejected -> %d (%s)", peer, error.status_hint, error.msg[:120])
+
+    def _process(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case Send(transaction=tid, message=message, destination=destination):
+                    assert isinstance(destination, Peer)
+                    if not self.transports.send(bytes(message), destination) and tid:
+                        self._process(self.layer.transport_error(tid, now=self._now()))
+                case RequestReceived(transaction=tid, request=request, source=source):
+                    if tid is not None:  # an ACK for a 2xx has no transaction (§17.1.1.3)
+                        assert isinstance(source, Peer)
+                        self._dispatch(tid, request, source)
+                case ResponseReceived(transaction=tid, response=response):
+                    self._settle(tid, response if response.is_final else None, final=False)
+                case CancelReceived(transaction=tid):
+                    self._cancelled(tid)
+                case Timeout(transaction=tid) | TransportError(transaction=tid):
+                    logger.info("%s: %s", tid, type(effect).__name__.lower())
+                    self._settle(tid, None, final=True)
+                case Terminated(transaction=tid):
+                    self._settle(tid, None, final=True)
+        self._schedule()
+
+    def _settle(self, tid: TransactionId, response: SipResponse | None, *, final: bool) -> None:
+        waiter = self._waiters.get(tid)
+        if waiter is None:
+            return
+        if response is not None or final:
+            del self._waiters[tid]
+            if not waiter.done():
+                waiter.set_result(response)
+
+    def _cancelled(self, tid: TransactionId) -> None:
+        transaction = self.layer.get(tid)
+        if transaction is not None:  # §9.2: the INVITE is answered 487
+            self._respond(tid, transaction.request, 487, detail="cancelled by the caller")
+
+    # -- request handlers (the transaction user) ---------------------------------------------
+    def _dispatch(self, tid: TransactionId, request: SipRequest, source: Peer) -> None:
+        method = request.method
+        if method == "REGISTER":
+            self._spawn(self._register(tid, request, source))
+        elif method == "OPTIONS":
+            self._spawn(self._options(tid, request))
+        elif request.to_tag is not None and method != "ACK":
+            # No dialogs exist yet in this engine: every in-dialog request is for none (§12.2.2)
+            self._respond(tid, request, 481, detail="no such dialog")
+        elif method == "INVITE":
+            self._spawn(self._invite(tid, request, source))
+        elif method in ("BYE", "CANCEL"):
+            self._respond(tid, request, 481, detail="no such dialog")
+        elif method in KNOWN_METHODS:
+            self._respond(tid, request, 405, [("Allow", ", ".join(ALLOWED_METHODS))])
+        else:
+            self._respond(tid, request, 501, [("Allow", ", ".join(ALLOWED_METHODS))])
+
+    async def _register(self, tid: TransactionId, request: SipRequest, source: Peer) -> None:
+        assert self.auth is not None
+        try:
+            registration = register_request(request, str(source))
+        except (BadRegister, RemoteProtocolError) as error:
+            self._respond(tid, request, 400, detail=str(error))
+            return
+        decision = await self.auth.authenticate(request, source.host, proxy=False)
+        if decision.user is None:
+            self._respond(tid, request, decision.status, decision.headers, decision.detail)
+            return
+        if decision.user != registration.aor:
+            self._respond(tid, request, 403, detail=f"{decision.user} may not register "
+                                                    f"{registration.aor[:32]!r}")
+            return
+        now = self.wall_clock()
+        answer = process_register(self.location, registration, self.config.registrar, now)
+        for binding in answer.changed:
+            self.writer.upsert(binding)
+        for binding in answer.removed:
+            self.writer.remove(binding)
+        self._respond(tid, request, answer.status, register_response_headers(answer, now),
+                      detail=f"{registration.aor}: {len(answer.bindings)} binding(s)")
+
+    async def _options(self, tid: TransactionId, request: SipRequest) -> None:
+        """§11.2: capabilities, for the server itself or any known extension, no auth."""
+        user = request.uri.user if isinstance(request.uri, SipUri) else None
+        if user and await self.credentials.get(unescape(user)[:64]) is None:
+            self._respond(tid, request, 404, detail="no such extension")
+            return
+        self._respond(tid, request, 200, [
+            ("Allow", ", ".join(ALLOWED_METHODS)), ("Accept", ACCEPTED_BODIES),
+            ("Accept-Encoding", "identity"), ("Accept-Language", "nl, en"),
+            ("Supported", ", ".join(sorted(SUPPORTED_EXTENSIONS)))])
+
+    async def _invite(self, tid: TransactionId, request: SipRequest, source: Peer) -> None:
+        """Authenticate, then route. Call control replaces the routing step (issue #5)."""
+        assert self.auth is not None
+        decision = await self.auth.authenticate(request, source.host, proxy=True)
+        if decision.user is None:
+            self._respond(tid, request, decision.status, decision.headers, decision.detail)
+            return
+        from_uri = request.from_.uri
+        caller = unescape(from_uri.user) if isinstance(from_uri, SipUri) and from_uri.user else ""
+        if caller != decision.user:
+            self._respond(tid, request, 403, detail=f"{decision.user} may not call as "
+                                                    f"{caller[:32]!r}")
+            return
+        target = request.uri.user if isinstance(request.uri, SipUri) else None
+        if not target or await self.credentials.get(unescape(target)[:64]) is None:
+            self._respond(tid, request, 404, detail="no such extension")
+            return
+        self._respond(tid, request, 480, detail="call control is not built yet")
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _respond(self, tid: TransactionId, request: SipRequest, status: int,
+                 headers: list[tuple[str, str]] | None = None, detail: str = "") -> None:
+        response = request.make_response(
+            status, to_tag=_tag(),
+            headers=[*(headers or []), ("Server", self.config.user_agent)])
+        try:
+            effects = self.layer.send_response(tid, response, now=self._now())
+        except LocalProtocolError:
+            logger.info("%s %s: transaction gone before the %d", request.method, tid, status)
+            return
+        logger.info("%s %s [%s] -> %d%s", request.method, _short(request), tid, status,
+                    f" ({detail})" if detail else "")
+        self._process(effects)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a request handler failed", exc_info=task.exception())
+
+    def _now(self) -> float:
+        return self._running_loop().time()
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def _schedule(self) -> None:
+        deadline = self.layer.next_deadline()
+        if deadline is None or deadline >= self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._running_loop().call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        self._process(self.layer.handle_timeout(self._now()))
+
+    async def _sweep_expired(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
+            for binding in self.location.expire(self.wall_clock()):
+                self._expired(binding)
+
+    def _expired(self, binding: Binding) -> None:
+        self.writer.remove(binding)
+        logger.info("registration of %s at %s expired", binding.aor, binding.contact)
+
+
+def _stamp_via(request: SipRequest, peer: Peer) -> SipRequest:
+    """RFC 3261 §18.2.1 ``received`` and RFC 3581 §4 ``rport`` on the top Via."""
+    vias = request.via
+    top = vias[0]
+    if top.has_rport:
+        top = top.with_param("rport", str(peer.port)).with_param("received", peer.host)
+    elif top.host.strip("[]").lower() != peer.host.lower():
+        top = top.with_param("received", peer.host)
+    else:
+        return request
+    headers = request.headers.without("Via")
+    for via in reversed((top, *vias[1:])):
+        headers = headers.with_added("Via", str(via), first=True)
+    return SipRequest(request.method, request.uri, headers, request.body, request.version)
+
+
+def _tag() -> str:
+    return secrets.token_hex(6)
+
+
+def _short(request: SipRequest) -> str:
+    return f"{str(request.uri)[:64]} call-id {request.call_id[:40]}"
