@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,7 +21,7 @@ from tests.softphone.pbx.sipclient import (
 
 
 @pytest.fixture(params=["udp", "tcp"])
-async def client(request: pytest.FixtureRequest, engine: Engine):  # type: ignore[no-untyped-def]
+async def client(request: pytest.FixtureRequest, engine: Engine) -> AsyncIterator[SipTestClient]:
     address = udp_address(engine) if request.param == "udp" else tcp_address(engine)
     async with SipTestClient(request.param, address) as client:
         yield client
