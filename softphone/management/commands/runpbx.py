@@ -1,7 +1,9 @@
 """``manage.py runpbx``: the embedded default in one process (ARCHITECTURE.md).
 
-The web server (daphne: pages, API, the browser WebSocket) runs on one asyncio event loop; the
-telephony engine joins the same loop once it exists, sharing the in-memory channel layer.
+The web server (daphne: pages, API, the browser WebSocket) and the SIP engine share one asyncio
+event loop (daphne's Twisted reactor runs on it), and so the in-memory channel layer. The engine
+starts when the reactor runs and is stopped (registrations written) before the reactor shuts
+down on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-engine", action="store_true",
+                            help="web client only (the engine runs elsewhere)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         # daphne.server installs Twisted's asyncio reactor on import: keep it inside handle().
@@ -41,4 +45,34 @@ class Command(BaseCommand):
             websocket_max_message_size=256 * 1024,
             websocket_max_frame_size=256 * 1024,
         )
+        if not options["no_engine"]:
+            self._attach_engine()
         server.run()
+
+    def _attach_engine(self) -> None:
+        import asyncio
+
+        from twisted.internet import defer
+        from twisted.internet import reactor as twisted_reactor
+
+        from softphone.pbx.engine import Engine
+        from softphone.settings_bridge import engine_config
+        from softphone.store import OrmStore
+
+        reactor: Any = twisted_reactor  # zope interfaces confuse mypy here
+        engine = Engine(engine_config(), OrmStore())
+
+        def start() -> None:
+            task = asyncio.ensure_future(engine.start())
+            task.add_done_callback(_stop_on_failure)
+
+        def _stop_on_failure(task: asyncio.Future[None]) -> None:
+            if task.exception() is not None:
+                logger.error("the SIP engine did not start", exc_info=task.exception())
+                reactor.stop()
+
+        def stop() -> defer.Deferred[None]:
+            return defer.Deferred.fromFuture(asyncio.ensure_future(engine.stop()))
+
+        reactor.callWhenRunning(start)
+        reactor.addSystemEventTrigger("before", "shutdown", stop)
