@@ -28,6 +28,14 @@ class OrmStore:
         return SipCredentials(row["number"], row["sip_realm"], row["sip_ha1_md5"],
                               row["sip_ha1_sha256"])
 
+    async def all_sip_credentials(self) -> list[SipCredentials]:
+        return await sync_to_async(self._all_sip_credentials, thread_sensitive=False)()
+
+    def _all_sip_credentials(self) -> list[SipCredentials]:
+        rows = (Extension.objects.filter(is_active=True).exclude(sip_ha1_md5="")
+                .values_list("number", "sip_realm", "sip_ha1_md5", "sip_ha1_sha256"))
+        return [SipCredentials(*row) for row in rows]
+
     async def load_bindings(self) -> list[Binding]:
         return await sync_to_async(self._load_bindings, thread_sensitive=False)()
 

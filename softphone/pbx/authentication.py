@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from softphone.pbx.bans import AuthFailureBans
 from softphone.pbx.credentials import CredentialCache
-from softphone.sip.digest import DigestAuthenticator, DigestOutcome, DigestResult, StoredHa1
+from softphone.pbx.storage import SipCredentials
+from softphone.sip.digest import DigestAuthenticator, DigestOutcome, StoredHa1
 from softphone.sip.errors import RemoteProtocolError
 from softphone.sip.headers import parse_auth
 from softphone.sip.message import SipRequest
@@ -27,6 +28,7 @@ from softphone.sip.message import SipRequest
 logger = logging.getLogger("softphone.auth")
 
 MAX_USERNAME = 64
+_RECHECK = 0  # internal: verification failed against a cached entry worth re-reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,25 +54,54 @@ class RequestAuthenticator:
                             self.digest.challenge_headers(self.wall_clock(), stale=stale,
                                                           proxy=proxy), detail)
 
+    def authenticate_now(self, request: SipRequest, source_host: str, *,
+                         proxy: bool) -> AuthDecision | None:
+        """The decision when it needs nothing but the cache (the usual case), else None."""
+        params = self._credentials_params(request, source_host, proxy)
+        if isinstance(params, AuthDecision):
+            return params
+        username = params.get("username", "")
+        if not username or len(username) > MAX_USERNAME:
+            return self._decide(params, request.method, None, source_host, proxy)
+        known, credentials = self.credentials.peek(username)
+        if not known:
+            return None
+        decision = self._decide(params, request.method, self._ha1(credentials), source_host,
+                                proxy, may_recheck=credentials is not None)
+        return None if decision.status == _RECHECK else decision
+
     async def authenticate(self, request: SipRequest, source_host: str, *,
                            proxy: bool) -> AuthDecision:
+        decision = self.authenticate_now(request, source_host, proxy=proxy)
+        if decision is not None:
+            return decision
+        params = self._credentials_params(request, source_host, proxy)
+        assert not isinstance(params, AuthDecision)  # authenticate_now would have said so
+        username = params.get("username", "")
+        # A miss, or a failure against a cached entry old enough to re-read (password changed).
+        known, _ = self.credentials.peek(username)
+        credentials = await self.credentials.get(username, fresh=known)
+        return self._decide(params, request.method, self._ha1(credentials), source_host, proxy)
+
+    def _credentials_params(self, request: SipRequest, source_host: str,
+                            proxy: bool) -> dict[str, str] | AuthDecision:
         name = "Proxy-Authorization" if proxy else "Authorization"
-        params: dict[str, str] | None = None
         try:
             for value in request.headers.get_all(name):
                 credentials = parse_auth(value)
                 fields = credentials.as_dict()
                 if credentials.scheme.lower() == "digest" and \
                         fields.get("realm") == self.digest.realm:
-                    params = fields
-                    break
+                    return fields
         except RemoteProtocolError as error:
             self._failed(source_host)
             return AuthDecision(None, 400, [], f"unparsable {name}: {error}")
-        if params is None:
-            return self.challenge(proxy=proxy, detail="challenged")
+        return self.challenge(proxy=proxy, detail="challenged")
+
+    def _decide(self, params: dict[str, str], method: str, stored: StoredHa1 | None,
+                source_host: str, proxy: bool, *, may_recheck: bool = False) -> AuthDecision:
         username = params.get("username", "")
-        result = await self._verify(params, request.method, username)
+        result = self.digest.verify(params, method, stored, self.wall_clock())
         match result.outcome:
             case DigestOutcome.OK:
                 self.bans.record_success(source_host)
@@ -78,26 +109,15 @@ class RequestAuthenticator:
             case DigestOutcome.STALE:
                 return self.challenge(proxy=proxy, stale=True, detail=result.detail)
             case DigestOutcome.BAD_CREDENTIALS:
+                if may_recheck and self.credentials.worth_rechecking(username):
+                    return AuthDecision(None, _RECHECK)  # the caller re-reads the store
                 self._failed(source_host)
                 return AuthDecision(None, 403, [], f"bad credentials for {username[:32]!r}")
             case _:
                 self._failed(source_host)
                 return AuthDecision(None, 400, [], f"malformed credentials: {result.detail}")
 
-    async def _verify(self, params: dict[str, str], method: str, username: str) -> DigestResult:
-        stored = await self._stored(username)
-        result = self.digest.verify(params, method, stored, self.wall_clock())
-        if result.outcome is DigestOutcome.BAD_CREDENTIALS and \
-                self.credentials.worth_rechecking(username):
-            # The password may have changed since we cached it: ask the store once more.
-            stored = await self._stored(username, fresh=True)
-            result = self.digest.verify(params, method, stored, self.wall_clock())
-        return result
-
-    async def _stored(self, username: str, *, fresh: bool = False) -> StoredHa1 | None:
-        if not username or len(username) > MAX_USERNAME:
-            return None
-        credentials = await self.credentials.get(username, fresh=fresh)
+    def _ha1(self, credentials: SipCredentials | None) -> StoredHa1 | None:
         if credentials is None or credentials.realm != self.digest.realm:
             return None
         return StoredHa1(credentials.ha1_md5, credentials.ha1_sha256)

@@ -4,7 +4,8 @@ Every authenticated request needs the extension's HA1 values; asking the databas
 would cap the registrar at the database's pace. Entries live ``ttl`` seconds. A verification
 that fails against a cached entry older than ``recheck_after`` is retried once with a fresh
 read (``fresh``), so a password set in the portal works at once; the old password keeps
-working for at most ``ttl`` seconds.
+working for at most ``ttl`` seconds. ``warm`` loads every extension in one query, so that a
+burst of registrations (all phones after a power cut) does not become a burst of queries.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from softphone.pbx.storage import PbxStore, SipCredentials
-
-_MISSING = object()
 
 
 @dataclass(slots=True)
@@ -33,6 +32,14 @@ class CredentialCache:
         self.capacity = capacity
         self._entries: dict[str, _Entry] = {}
 
+    def peek(self, username: str) -> tuple[bool, SipCredentials | None]:
+        """``(True, credentials)`` for a fresh entry (None: known not to exist); ``(False,
+        None)`` when only ``get`` can say. Lets the engine answer without a task switch."""
+        entry = self._entries.get(username)
+        if entry is not None and self.clock() - entry.fetched_at < self.ttl:
+            return True, entry.credentials
+        return False, None
+
     async def get(self, username: str, *, fresh: bool = False) -> SipCredentials | None:
         now = self.clock()
         entry = self._entries.get(username)
@@ -43,6 +50,14 @@ class CredentialCache:
             self._entries.clear()  # a scan of random names must not grow memory without end
         self._entries[username] = _Entry(credentials, self.clock())
         return credentials
+
+    async def warm(self) -> int:
+        """Load every extension's credentials in one go (at start, and each ``ttl``)."""
+        loaded = await self.store.all_sip_credentials()
+        now = self.clock()
+        for credentials in loaded:
+            self._entries[credentials.username] = _Entry(credentials, now)
+        return len(loaded)
 
     def worth_rechecking(self, username: str) -> bool:
         entry = self._entries.get(username)

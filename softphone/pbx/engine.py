@@ -30,13 +30,13 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from softphone.pbx.authentication import RequestAuthenticator
+from softphone.pbx.authentication import AuthDecision, RequestAuthenticator
 from softphone.pbx.bans import AuthFailureBans
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.credentials import CredentialCache
 from softphone.pbx.location import Binding, Location
 from softphone.pbx.persistence import BindingWriter
-from softphone.pbx.registrar import process_register
+from softphone.pbx.registrar import RegisterRequest, process_register
 from softphone.pbx.registration import BadRegister, register_request, register_response_headers
 from softphone.pbx.storage import PbxStore
 from softphone.sip.digest import DigestAuthenticator
@@ -111,6 +111,7 @@ class Engine:
         self._loop = asyncio.get_running_loop()
         now = self.wall_clock()
         self.location.load(await self.store.load_bindings(), now)
+        await self.credentials.warm()
         digest = DigestAuthenticator(self.config.realm, self.config.nonce_secret, now=now,
                                      algorithms=self.config.digest_algorithms,
                                      nonce_lifetime=self.config.nonce_lifetime)
@@ -239,7 +240,7 @@ class Engine:
     def _dispatch(self, tid: TransactionId, request: SipRequest, source: Peer) -> None:
         method = request.method
         if method == "REGISTER":
-            self._spawn(self._register(tid, request, source))
+            self._register(tid, request, source)
         elif method == "OPTIONS":
             self._spawn(self._options(tid, request))
         elif request.to_tag is not None and method != "ACK":
@@ -254,14 +255,27 @@ class Engine:
         else:
             self._respond(tid, request, 501, [("Allow", ", ".join(ALLOWED_METHODS))])
 
-    async def _register(self, tid: TransactionId, request: SipRequest, source: Peer) -> None:
+    def _register(self, tid: TransactionId, request: SipRequest, source: Peer) -> None:
         assert self.auth is not None
         try:
             registration = register_request(request, str(source))
         except (BadRegister, RemoteProtocolError) as error:
             self._respond(tid, request, 400, detail=str(error))
             return
+        decision = self.auth.authenticate_now(request, source.host, proxy=False)
+        if decision is None:  # the credentials are not cached: ask the store, then go on
+            self._spawn(self._register_after_lookup(tid, request, source, registration))
+        else:
+            self._registered(tid, request, registration, decision)
+
+    async def _register_after_lookup(self, tid: TransactionId, request: SipRequest,
+                                     source: Peer, registration: RegisterRequest) -> None:
+        assert self.auth is not None
         decision = await self.auth.authenticate(request, source.host, proxy=False)
+        self._registered(tid, request, registration, decision)
+
+    def _registered(self, tid: TransactionId, request: SipRequest,
+                    registration: RegisterRequest, decision: AuthDecision) -> None:
         if decision.user is None:
             self._respond(tid, request, decision.status, decision.headers, decision.detail)
             return
@@ -355,10 +369,18 @@ class Engine:
         self._process(self.layer.handle_timeout(self._now()))
 
     async def _sweep_expired(self) -> None:
+        warmed = self.wall_clock()
         while True:
             await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
-            for binding in self.location.expire(self.wall_clock()):
+            now = self.wall_clock()
+            for binding in self.location.expire(now):
                 self._expired(binding)
+            if now - warmed >= self.credentials.ttl:
+                warmed = now
+                try:
+                    await self.credentials.warm()
+                except Exception:  # the database may be away for a moment; try next round
+                    logger.exception("reloading SIP credentials failed")
 
     def _expired(self, binding: Binding) -> None:
         self.writer.remove(binding)
@@ -367,18 +389,14 @@ class Engine:
 
 def _stamp_via(request: SipRequest, peer: Peer) -> SipRequest:
     """RFC 3261 §18.2.1 ``received`` and RFC 3581 §4 ``rport`` on the top Via."""
-    vias = request.via
-    top = vias[0]
+    top = request.top_via
     if top.has_rport:
         top = top.with_param("rport", str(peer.port)).with_param("received", peer.host)
     elif top.host.strip("[]").lower() != peer.host.lower():
         top = top.with_param("received", peer.host)
     else:
         return request
-    headers = request.headers.without("Via")
-    for via in reversed((top, *vias[1:])):
-        headers = headers.with_added("Via", str(via), first=True)
-    return SipRequest(request.method, request.uri, headers, request.body, request.version)
+    return request.with_top_via(top)
 
 
 def _tag() -> str:

@@ -25,6 +25,10 @@ class SipCredentials:
 class PbxStore(Protocol):
     async def sip_credentials(self, username: str) -> SipCredentials | None: ...
 
+    async def all_sip_credentials(self) -> list[SipCredentials]:
+        """Every active extension's credentials at once (warms the engine's cache)."""
+        ...
+
     async def load_bindings(self) -> list[Binding]: ...
 
     async def save_bindings(self, upserts: Iterable[Binding],
@@ -42,6 +46,9 @@ class MemoryStore:
 
     async def sip_credentials(self, username: str) -> SipCredentials | None:
         return self.credentials.get(username)
+
+    async def all_sip_credentials(self) -> list[SipCredentials]:
+        return list(self.credentials.values())
 
     async def load_bindings(self) -> list[Binding]:
         return list(self.bindings.values())

@@ -119,6 +119,9 @@ _VIA = re.compile(
 _MAGIC_COOKIE = "z9hG4bK"
 
 
+_VIA_HOST_BREAKERS = re.compile(r"[ ;,<>\r\n]")
+
+
 @dataclass(frozen=True, slots=True)
 class Via:
     """One Via value. ``host`` has no IPv6 brackets; ``transport`` is upper-case."""
@@ -131,7 +134,7 @@ class Via:
     version: str = "2.0"
 
     def __post_init__(self) -> None:
-        if not _abnf.is_token(self.transport) or any(ch in self.host for ch in " ;,<>\r\n"):
+        if not _abnf.is_token(self.transport) or _VIA_HOST_BREAKERS.search(self.host):
             raise LocalProtocolError(f"bad Via {self.transport!r} {self.host!r}")
 
     def param(self, name: str) -> str | None:

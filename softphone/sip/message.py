@@ -372,6 +372,25 @@ class SipRequest(_Accessors):
     def without_header(self, name: str) -> SipRequest:
         return replace(self, headers=self.headers.without(name))
 
+    def with_top_via(self, via: Via) -> SipRequest:
+        """A copy whose top Via value is ``via`` — a server stamping ``received``/``rport``
+        (§18.2.1, RFC 3581 §4). Only that value changes: the other Via values stay on their
+        lines, and the parsed views already computed carry over (no re-parse)."""
+        vias = self.via
+        fields = list(self.headers._fields)
+        for i, (name, value) in enumerate(fields):
+            if name == "Via":
+                parts = split_header_values(value)
+                fields[i] = ("Via", ", ".join([str(via), *parts[1:]]))
+                break
+        else:
+            raise LocalProtocolError("no Via to replace")
+        copy = SipRequest(self.method, self.uri, Headers._trusted(tuple(fields)), self.body,
+                          self.version)
+        copy._cache.update(self._cache)
+        copy._cache["via"] = (via, *vias[1:])
+        return copy
+
     def with_body(self, body: bytes, content_type: str | None = None) -> SipRequest:
         headers = self.headers
         if content_type is not None:

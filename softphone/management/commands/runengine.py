@@ -8,6 +8,7 @@ registration changes are written before it exits).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from typing import Any
@@ -46,12 +47,28 @@ class Command(BaseCommand):
             uvloop.run(run_until_signalled(Engine(config, OrmStore())))
 
 
+def tune_garbage_collector() -> None:
+    """Fewer, cheaper collections for a process that keeps ~10^5 live SIP objects.
+
+    Completed UDP transactions live 32 s (Timer J) to absorb retransmissions, so under load
+    the heap holds tens of thousands of messages. With CPython's default thresholds the
+    cyclic collector then walks them hundreds of times a second (measured: most of the
+    engine's CPU at 700 REGISTER/s). Our messages hold no reference cycles worth chasing
+    often: everything loaded at start is frozen out of the collector's sight, and young
+    collections run per 50,000 allocations instead of 700.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 async def run_until_signalled(engine: Engine) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await engine.start()
+    tune_garbage_collector()
     try:
         await stop.wait()
         logger.info("stopping on signal")

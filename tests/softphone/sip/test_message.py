@@ -164,3 +164,24 @@ def test_request_uri_object_is_parsed() -> None:
     msg = parse_message(REGISTER.replace(b"sip:pbx.example.com SIP", b"sips:201@[::1]:5061 SIP"))
     assert isinstance(msg, SipRequest) and isinstance(msg.uri, SipUri)
     assert (msg.uri.scheme, msg.uri.host, msg.uri.port) == ("sips", "::1", 5061)
+
+
+def test_with_top_via_changes_only_the_top_value_and_keeps_parsed_views() -> None:
+    from softphone.sip.parser import parse_message
+
+    raw = (b"OPTIONS sip:a@h SIP/2.0\r\nv: SIP/2.0/UDP h1;branch=z9hG4bK1;rport , "
+           b"SIP/2.0/TCP h2;branch=z9hG4bK2\r\nVia: SIP/2.0/UDP h3\r\nf: <sip:a@h>;tag=1\r\n"
+           b"t: <sip:b@h>\r\ni: c1\r\nCSeq: 1 OPTIONS\r\n\r\n")
+    request = parse_message(raw)
+    assert isinstance(request, SipRequest)
+    _ = request.from_  # parsed before the copy
+    stamped = request.with_top_via(request.top_via.with_param("rport", "5062")
+                                   .with_param("received", "10.0.0.1"))
+    assert [v.host for v in stamped.via] == ["h1", "h2", "h3"]
+    assert stamped.top_via.rport == 5062 and stamped.top_via.received == "10.0.0.1"
+    reparsed = parse_message(bytes(stamped))
+    assert isinstance(reparsed, SipRequest)
+    assert reparsed.via == stamped.via
+    assert reparsed.headers.get_all("Via")[1] == "SIP/2.0/UDP h3"
+    assert stamped.from_ is request.from_
+    assert request.top_via.received is None  # the original is unchanged
