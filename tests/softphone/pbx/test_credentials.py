@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from softphone.pbx.credentials import CredentialCache
 from softphone.pbx.engine import Engine
-from softphone.pbx.storage import MemoryStore
+from softphone.pbx.storage import MemoryStore, SipCredentials
 from tests.softphone.pbx.conftest import credentials, udp_address
 from tests.softphone.pbx.sipclient import Dialogue, SipTestClient
 
@@ -14,7 +14,7 @@ class CountingStore(MemoryStore):
         super().__init__([credentials("201")])
         self.lookups = 0
 
-    async def sip_credentials(self, username: str):  # type: ignore[no-untyped-def]
+    async def sip_credentials(self, username: str) -> SipCredentials | None:
         self.lookups += 1
         return await super().sip_credentials(username)
 
