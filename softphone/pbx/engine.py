@@ -7,8 +7,9 @@ flow of a datagram or stream message (``_on_data``):
 2. ``parse_message`` + ``validate_request``/``validate_response``: a request that fails is
    answered statelessly with the error's status when its Via can be salvaged (``stateless.py``),
    otherwise dropped; a bad response is dropped (§18.1.2);
-3. the top Via gets ``received``/``rport`` (RFC 3581 §4, RFC 3261 §18.2.1) and the request
-   enters the transaction layer, which absorbs retransmissions;
+3. the top Via gets ``received``/``rport`` (RFC 3581 §4, RFC 3261 §18.2.1); a REGISTER
+   without credentials is challenged statelessly; every other request enters the transaction
+   layer, which absorbs retransmissions;
 4. a new request reaches ``_dispatch``: REGISTER (registrar), OPTIONS, INVITE (call control
    arrives with calls; until then authenticated INVITEs get 404/480), the rest 405/481/501.
 
@@ -182,8 +183,24 @@ class Engine:
         except RemoteProtocolError as error:
             self._reject(data, peer, error)
             return
+        if request.method == "REGISTER" and "Authorization" not in request.headers:
+            self._challenge_statelessly(request, peer)
+            return
         self._process(self.layer.receive_request(request, peer, reliable=peer.kind.reliable,
                                                  now=self._now()))
+
+    def _challenge_statelessly(self, request: SipRequest, peer: Peer) -> None:
+        """The first REGISTER of every registration only learns a nonce: answer it like a
+        stateless UAS (§8.2.7) — no transaction kept for 32 s per phone. A retransmission
+        simply gets a fresh challenge, which is as good as the first."""
+        assert self.auth is not None
+        decision = self.auth.challenge(proxy=False, detail="challenged")
+        response = request.make_response(
+            decision.status, to_tag=_tag(),
+            headers=[*decision.headers, ("Server", self.config.user_agent)])
+        self.transports.send(bytes(response), peer)
+        logger.info("REGISTER %s [stateless] -> %d (%s)", _short(request), decision.status,
+                    decision.detail)
 
     def _reject(self, data: bytes, peer: Peer, error: RemoteProtocolError) -> None:
         extra: tuple[tuple[str, str], ...] = ()

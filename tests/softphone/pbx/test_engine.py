@@ -173,11 +173,26 @@ async def test_repeated_failures_ban_the_address(engine: Engine) -> None:
 
 async def test_retransmitted_register_gets_the_same_answer(engine: Engine) -> None:
     async with SipTestClient("udp", udp_address(engine)) as client:
-        message = client.register(Dialogue("201"))
+        dialogue = Dialogue("201")
+        challenge = await client.request(client.register(dialogue))
+        authorization = digest_authorization(challenge_for(challenge), method="REGISTER",
+                                             uri="sip:127.0.0.1", username="201",
+                                             password="pw-201")
+        message = client.register(dialogue, authorization=authorization)
         first = await client.request(message)
         again = await client.request(message)  # same branch: absorbed by the transaction
+        assert first.status_code == again.status_code == 200  # not re-verified (no replay)
         assert again.to_tag == first.to_tag
-        assert again.header("WWW-Authenticate") == first.header("WWW-Authenticate")
+
+
+async def test_unauthenticated_register_is_challenged_statelessly(engine: Engine) -> None:
+    async with SipTestClient("udp", udp_address(engine)) as client:
+        message = client.register(Dialogue("201"))
+        first = await client.request(message)
+        again = await client.request(message)
+        assert first.status_code == again.status_code == 401
+        assert len(engine.layer) == 0  # no transaction kept for a challenge
+        assert again.header("WWW-Authenticate") != first.header("WWW-Authenticate")
 
 
 @pytest.mark.parametrize("method,status", [
