@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from pbxweb.accounts.models import Extension
 from softphone.models import Registration
@@ -52,15 +53,26 @@ class OrmStore:
             list(upserts), list(removals))
 
     def _save_bindings(self, upserts: list[Binding], removals: list[tuple[str, str]]) -> None:
-        with transaction.atomic():
-            for aor, contact in removals:
-                Registration.objects.filter(aor=aor, contact=contact).delete()
+        # One executemany upsert instead of the ORM's bulk_create: the registrar writes
+        # hundreds of rows a second under a registration burst, and the ORM's per-row
+        # compilation cost the engine's event loop a tenth of its CPU (GIL). Portable SQL:
+        # ON CONFLICT ... DO UPDATE works on SQLite >= 3.24 and PostgreSQL.
+        table = connection.ops.quote_name(Registration._meta.db_table)
+        now = timezone.now()
+        # Only the model's own table name is formatted in; every value is a parameter.
+        delete = f"DELETE FROM {table} WHERE aor = %s AND contact = %s"  # noqa: S608
+        upsert = (
+            f"INSERT INTO {table} (aor, contact, expires_at, call_id, cseq, q, source,"  # noqa: S608
+            " user_agent, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (aor, contact) DO UPDATE SET expires_at = excluded.expires_at,"
+            " call_id = excluded.call_id, cseq = excluded.cseq, q = excluded.q,"
+            " source = excluded.source, user_agent = excluded.user_agent,"
+            " updated_at = excluded.updated_at")
+        with transaction.atomic(), connection.cursor() as cursor:
+            if removals:
+                cursor.executemany(delete, removals)
             if upserts:
-                Registration.objects.bulk_create(
-                    [Registration(aor=b.aor, contact=b.contact, expires_at=b.expires_at,
-                                  call_id=b.call_id, cseq=b.cseq, q=b.q, source=b.source[:128],
-                                  user_agent=b.user_agent[:256]) for b in upserts],
-                    update_conflicts=True,
-                    unique_fields=["aor", "contact"],
-                    update_fields=["expires_at", "call_id", "cseq", "q", "source", "user_agent"],
-                )
+                cursor.executemany(
+                    upsert,
+                    [(b.aor, b.contact[:512], b.expires_at, b.call_id[:256], b.cseq, b.q,
+                      b.source[:128], b.user_agent[:256], now) for b in upserts])
