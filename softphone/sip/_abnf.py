@@ -12,6 +12,7 @@ quoted-string, and reading ``;name=value`` parameter lists. They raise only
 
 from __future__ import annotations
 
+import functools
 import re
 
 from softphone.sip.errors import LocalProtocolError, RemoteProtocolError
@@ -95,7 +96,9 @@ _NEEDS_QUOTING = re.compile(r'["\\]')
 WSP = " \t"
 
 
+@functools.lru_cache(maxsize=4096)
 def is_token(text: str) -> bool:
+    # Cached: the same names and parameters (branch, tag, rport, Via...) come in every message.
     return TOKEN.fullmatch(text) is not None
 
 

@@ -471,10 +471,12 @@ def make_response(request: SipRequest, status: int, reason: str | None = None, *
     fields: list[tuple[str, str]] = []
     for name in _COPIED:
         for value in request.headers.get_all(name):
-            if name == "To" and to_tag is not None and status != 100:
-                to = request.to
-                if to.tag is None:
-                    value = str(to.with_tag(to_tag))
+            if name == "To" and to_tag is not None and status != 100 and request.to.tag is None:
+                # Appending keeps the peer's own spelling of To; after a name-addr and after
+                # an addr-spec alike, ";tag=" is a header parameter (§20.10, §20.39).
+                if not _abnf.is_token(to_tag):
+                    raise LocalProtocolError(f"To tag must be a token: {to_tag!r}")
+                value = f"{value};tag={to_tag}"
             fields.append((name, value))
     if status == 100:
         fields.extend(("Timestamp", v) for v in request.headers.get_all("Timestamp"))
