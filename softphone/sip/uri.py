@@ -405,6 +405,13 @@ class NameAddr:
 
 def parse_name_addr(text: str) -> NameAddr:
     """Parse one name-addr or addr-spec with its header params. Raises RemoteProtocolError."""
+    return _parse_name_addr_cached(text)
+
+
+# To and Contact repeat on every request of a phone (From differs by its tag); NameAddr is
+# immutable, so, like URIs, parsed values are shared through a bounded cache.
+@functools.lru_cache(maxsize=4096)
+def _parse_name_addr_cached(text: str) -> NameAddr:
     text = text.strip(WSP)
     display: str | None = None
     if text.startswith('"'):
