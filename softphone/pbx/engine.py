@@ -194,6 +194,15 @@ class Engine:
         stateless UAS (§8.2.7) — no transaction kept for 32 s per phone. A retransmission
         simply gets a fresh challenge, which is as good as the first."""
         assert self.auth is not None
+        if not isinstance(request.to.uri, SipUri) or not request.to.uri.user:
+            # The registrar's first check (registration.register_request): a challenge would
+            # only make the phone retry a REGISTER that can never succeed (RFC 4475 §3.3.4).
+            response = request.make_response(400, "Bad Request: To must be a sip(s) AOR",
+                                             to_tag=_tag(),
+                                             headers=[("Server", self.config.user_agent)])
+            self.transports.send(bytes(response), peer)
+            logger.info("REGISTER %s [stateless] -> 400 (To is not an AOR)", _short(request))
+            return
         decision = self.auth.challenge(proxy=False, detail="challenged")
         response = request.make_response(
             decision.status, to_tag=_tag(),
@@ -333,6 +342,11 @@ class Engine:
             self._respond(tid, request, 403, detail=f"{decision.user} may not call as "
                                                     f"{caller[:32]!r}")
             return
+        unusable = _unusable_body(request)
+        if unusable is not None:
+            status, headers, detail = unusable
+            self._respond(tid, request, status, headers, detail)
+            return
         target = request.uri.user if isinstance(request.uri, SipUri) else None
         if not target or await self.credentials.get(unescape(target)[:64]) is None:
             self._respond(tid, request, 404, detail="no such extension")
@@ -414,6 +428,22 @@ def _stamp_via(request: SipRequest, peer: Peer) -> SipRequest:
     else:
         return request
     return request.with_top_via(top)
+
+
+def _unusable_body(request: SipRequest,
+                   ) -> tuple[int, list[tuple[str, str]], str] | None:
+    """§8.2.3 content processing of an INVITE: a body we cannot read is 415 with Accept
+    (RFC 4475 §3.3.6); an Accept without SDP leaves no answer we could give, 406 with a
+    Warning (§21.4.7, RFC 4475 §3.3.15 — our choice over 400)."""
+    if request.body and request.content_type != ACCEPTED_BODIES:
+        return 415, [("Accept", ACCEPTED_BODIES)], f"body is {request.content_type}"
+    accepted = [value.partition(";")[0].strip().lower()
+                for value in request.headers.values("Accept")]
+    if "Accept" in request.headers and not {"application/sdp", "application/*",
+                                            "*/*"} & set(accepted):
+        return 406, [("Warning", '399 pbxweb "answers carry application/sdp only"')], \
+            "Accept excludes application/sdp"
+    return None
 
 
 def _tag() -> str:

@@ -64,7 +64,10 @@ class StreamFramer:
         return not self._buffer.strip(b"\r\n")
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Every message completed by ``data``; ``KEEPALIVE_PING`` items stand for pings."""
+        """Every message completed by ``data``; ``KEEPALIVE_PING`` items stand for pings.
+
+        Raises ``FramingError`` when the stream is broken and no message precedes the break.
+        """
         if self._error is not None:
             raise self._error
         self._buffer += data
@@ -77,7 +80,10 @@ class StreamFramer:
                 out.append(item)
         except FramingError as error:
             self._error = error
-            raise
+            if not out:
+                raise
+            # Messages completed before the broken part are whole and are delivered; the
+            # error surfaces on the next call (``feed(b"")`` asks for it at once).
         return out
 
     def eof(self) -> None:

@@ -22,7 +22,9 @@ __all__ = ["salvage_error_response"]
 _COPIED = {"via": "Via", "v": "Via", "from": "From", "f": "From", "to": "To", "t": "To",
            "call-id": "Call-ID", "i": "Call-ID", "cseq": "CSeq"}
 _ORDER = ("Via", "From", "To", "Call-ID", "CSeq")
-_REQUEST_LINE = re.compile(r"[!%*+\-.0-9A-Z_`a-z~']+ \S+ SIP/\d+\.\d+")
+# Lenient on purpose: extra SP between the elements or LWS inside the Request-URI make the
+# request invalid (RFC 4475 §3.1.2.8, §3.1.2.9), which is exactly what the 400 is to say.
+_REQUEST_LINE = re.compile(r"[!%*+\-.0-9A-Z_`a-z~']+ +\S.*? +SIP/\d+\.\d+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_SALVAGED_HEADERS = 100
 _TAG = re.compile(r";\s*tag\s*=", re.IGNORECASE)
@@ -72,8 +74,17 @@ def salvage_error_response(data: bytes, status: int, *, to_tag: str,
 
 
 def _parsable_via(value: str) -> bool:
-    try:
-        parse_via(value.split(",", 1)[0])
-    except RemoteProtocolError:
-        return False
-    return True
+    """Whether the top Via says who sent the request: its sent-protocol and sent-by parse.
+
+    Broken parameters after them (RFC 4475 §3.1.2.1 ``;;,;,,``) are one more reason for the
+    400, not a reason to stay silent: the answer goes to the source address anyway (RFC 3581),
+    and the Via is copied as received so that the client recognises its request (§8.2.6.2).
+    """
+    first = value.split(",", 1)[0]
+    for candidate in (first, first.split(";", 1)[0]):
+        try:
+            parse_via(candidate)
+        except RemoteProtocolError:
+            continue
+        return True
+    return False

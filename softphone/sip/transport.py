@@ -60,7 +60,8 @@ class Framer(Protocol):
     def feed(self, data: bytes) -> list[bytes]:
         """Complete messages in ``data`` (keep-alive pings come back as ``KEEPALIVE_PING``).
 
-        Raises ``FramingError`` when the stream is beyond repair.
+        Raises ``FramingError`` when the stream is beyond repair (after returning the messages
+        that precede the break, on the next call: ``feed(b"")``).
         """
         ...
 
@@ -197,23 +198,28 @@ class SipTransports:
                 return
             if not chunk:
                 return
-            try:
-                messages = framer.feed(chunk)
-            except FramingError as error:  # the stream is beyond repair (RFC 3261 §18.3)
-                logger.info("closing %s: %s", connection.peer, error)
-                if error.can_answer:  # not for binary junk such as a TLS hello on TCP
-                    connection.writer.write(_bare_error_response(error.status_hint))
-                await _drain_and_close(connection.writer)
-                return
-            for message in messages:
-                if message == KEEPALIVE_PING:
-                    connection.writer.write(KEEPALIVE_PONG)
-                    continue
-                timeout = self.limits.idle_timeout
+            while True:  # after whole messages, feed(b"") reports a break behind them
                 try:
-                    self.on_message(message, connection.peer)
-                except Exception:
-                    logger.exception("handling a message from %s failed", connection.peer)
+                    messages = framer.feed(chunk)
+                except FramingError as error:  # the stream is beyond repair (RFC 3261 §18.3)
+                    logger.info("closing %s: %s", connection.peer, error)
+                    if error.can_answer:  # not for binary junk such as a TLS hello on TCP
+                        connection.writer.write(_bare_error_response(error.status_hint))
+                    await _drain_and_close(connection.writer)
+                    return
+                if not messages:
+                    break
+                chunk = b""
+                for message in messages:
+                    if message == KEEPALIVE_PING:
+                        connection.writer.write(KEEPALIVE_PONG)
+                        continue
+                    timeout = self.limits.idle_timeout
+                    try:
+                        self.on_message(message, connection.peer)
+                    except Exception:
+                        logger.exception("handling a message from %s failed",
+                                         connection.peer)
 
     async def close(self) -> None:
         for server in self._servers:

@@ -76,3 +76,11 @@ def test_configurable_body_cap() -> None:
     with pytest.raises(FramingError):
         StreamFramer(max_body_size=4).feed(MESSAGE)
     assert StreamFramer(max_body_size=5).feed(MESSAGE) == [MESSAGE]
+
+
+def test_messages_before_a_break_are_delivered_then_the_error() -> None:
+    framer = StreamFramer()
+    assert framer.feed(MESSAGE + b"junk\r\n\r\n") == [MESSAGE]  # RFC 4475 dblreq on TCP
+    with pytest.raises(FramingError) as info:
+        framer.feed(b"")
+    assert info.value.status_hint == 400
