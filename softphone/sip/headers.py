@@ -313,8 +313,40 @@ class Challenge:
 _AUTH_VALUE = re.compile(r"[^\s,\"]+")
 
 
+# The common shape of credentials and challenges: name=token or name="text without
+# backslashes or controls", comma-separated. Anything else goes the careful way below; a test
+# holds both ways to the same results.
+_AUTH_PARAM = re.compile(
+    rf'[ \t]*({_abnf.TOKEN.pattern})[ \t]*=[ \t]*(?:"([^"\\\x00-\x1f\x7f]*)"|([^\s,"]+))[ \t]*')
+
+
 def parse_auth(text: str) -> Challenge:
     """Parse one Authorization / WWW-Authenticate (and Proxy-) header value."""
+    return _parse_auth_fast(text) or _parse_auth_careful(text)
+
+
+def _parse_auth_fast(text: str) -> Challenge | None:
+    text = text.strip(WSP)
+    scheme, _, rest = text.partition(" ")
+    if not rest or not _abnf.is_token(scheme):
+        return None
+    params: list[tuple[str, str]] = []
+    pos, end, match_at = 0, len(rest), _AUTH_PARAM.match
+    while True:
+        match = match_at(rest, pos)
+        if match is None:
+            return None
+        quoted, token = match[2], match[3]
+        params.append((match[1], quoted if quoted is not None else token))
+        pos = match.end()
+        if pos == end:
+            return Challenge(scheme, tuple(params))
+        if rest[pos] != ",":
+            return None
+        pos += 1
+
+
+def _parse_auth_careful(text: str) -> Challenge:
     text = text.strip(WSP)
     scheme, _, rest = text.partition(" ")
     if not _abnf.is_token(scheme):

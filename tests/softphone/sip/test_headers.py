@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from softphone.sip.errors import LocalProtocolError, RemoteProtocolError
 from softphone.sip.headers import (
@@ -115,3 +117,49 @@ def test_digest_credentials_are_parsed_for_the_digest_module() -> None:
 def test_bad_auth_headers(text: str) -> None:
     with pytest.raises(RemoteProtocolError):
         parse_auth(text)
+
+
+@given(st.text(alphabet='Digest ,="\\\t\x00abcAZ09:/.-=_', max_size=60))
+@settings(max_examples=500, deadline=None)
+def test_auth_fast_path_agrees_with_the_careful_parser(text: str) -> None:
+    from softphone.sip.headers import _parse_auth_careful, _parse_auth_fast
+
+    fast = _parse_auth_fast(text)
+    if fast is not None:  # whatever the fast path accepts, the careful parser reads the same
+        assert _parse_auth_careful(text) == fast
+
+
+@pytest.mark.parametrize("text", [
+    'Digest username="201", realm="pbxweb", nonce="n", uri="sip:x", response="r", nc=00000001',
+    'Digest realm="a b", nonce=x,qop="auth,auth-int"',
+    'Digest  realm = "x" , nonce=y',
+])
+def test_auth_fast_path_takes_common_shapes(text: str) -> None:
+    from softphone.sip.headers import _parse_auth_careful, _parse_auth_fast
+
+    assert _parse_auth_fast(text) == _parse_auth_careful(text)
+
+
+_names = st.text(alphabet="abcXYZ09-.!%*_+`'~", min_size=1, max_size=6)
+_values = st.one_of(
+    st.text(alphabet="abc09:/.=+", min_size=1, max_size=8),
+    st.text(alphabet='ab ,=\\"\t\x01', max_size=8).map(lambda v: f'"{v}"'))
+_space = st.sampled_from(["", " ", "\t", "  "])
+
+
+@given(st.lists(st.tuples(_space, _names, _space, _values, _space), min_size=1, max_size=5),
+       st.sampled_from([",", ", ", " ,"]))
+@settings(max_examples=500, deadline=None)
+def test_auth_fast_path_agrees_on_structured_lists(
+        params: list[tuple[str, str, str, str, str]], comma: str) -> None:
+    from softphone.sip.headers import _parse_auth_careful, _parse_auth_fast
+
+    text = "Digest " + comma.join(f"{a}{n}{b}={c}{v}" for a, n, b, v, c in params)
+    fast = _parse_auth_fast(text)
+    try:
+        careful = _parse_auth_careful(text)
+    except RemoteProtocolError:
+        assert fast is None
+        return
+    if fast is not None:
+        assert fast == careful
