@@ -14,6 +14,7 @@ import contextlib
 import enum
 import itertools
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ logger = logging.getLogger("softphone.sip.transport")
 KEEPALIVE_PING = b"\r\n\r\n"
 KEEPALIVE_PONG = b"\r\n"
 MAX_DATAGRAM = 65_535
+UDP_RECEIVE_BUFFER = 1024 * 1024
 
 
 class TransportKind(enum.StrEnum):
@@ -132,6 +134,13 @@ class SipTransports:
         loop = asyncio.get_running_loop()
         transport, protocol = await loop.create_datagram_endpoint(
             lambda: _UdpProtocol(self.on_message), local_addr=(host, port))
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # A registration burst (every phone after a power cut) must queue, not be dropped
+            # by the kernel: a dropped REGISTER costs the phone a 500 ms retransmission and
+            # us the same work twice. The kernel caps this at net.core.rmem_max.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
         address = transport.get_extra_info("sockname")[:2]
         self._udp[(host, address[1])] = protocol
         self.local_addresses[TransportKind.UDP] = address
