@@ -37,7 +37,8 @@ def auth_row(extension: str, domain: str, password: str) -> str:
 
 def run_sipp(scenario: str, target: tuple[str, int], *, rows: list[str], workdir: Path,
              calls: int = 1, rate: float = 10, transport: str = "u1",
-             timeout: float = 30, extra: list[str] | None = None) -> SippResult:
+             timeout: float = 30, extra: list[str] | None = None,
+             local_port: int | None = None) -> SippResult:
     sipp = shutil.which("sipp")
     if sipp is None:
         raise RuntimeError("sipp is missing: apt-get install sip-tester (./pbx test does)")
@@ -47,7 +48,8 @@ def run_sipp(scenario: str, target: tuple[str, int], *, rows: list[str], workdir
     command = [
         sipp, f"{target[0]}:{target[1]}", "-sf", str(SCENARIOS / f"{scenario}.xml"),
         "-inf", str(inject), "-m", str(calls), "-r", str(rate), "-t", transport,
-        "-i", "127.0.0.1", "-p", str(free_port()), "-cp", str(free_port(socket.SOCK_DGRAM)),
+        "-i", "127.0.0.1", "-p", str(local_port or free_port()),
+        "-cp", str(free_port(socket.SOCK_DGRAM)),
         "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin",
         "-trace_stat", "-stf", str(stats), "-max_recv_loops", "1000",
     ] + (extra or [])

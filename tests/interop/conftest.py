@@ -1,0 +1,250 @@
+"""A real ``manage.py runengine`` process for interop tests with Debian SIP peers.
+
+Every engine gets its own PBXWEB_VAR_DIR holding a SQLite database that was migrated and seeded
+once per session (extensions 201..205, SIP password ``pw-<n>``) and copied, so starting one
+costs only the engine's own start-up. The engine listens on one free loopback port for UDP and
+TCP (no TLS); ``start`` waits until it answers OPTIONS, ``stop`` sends SIGTERM and returns the
+exit status (the fixture asserts 0), ``restart`` does both on the same database and ports.
+
+Registrations are read back from the engine's database with the Django ORM in this process,
+through an extra database alias pointing at that SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTENSIONS = [str(n) for n in range(201, 206)]
+DB_NAME = "pbxweb.sqlite3"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+
+def password(extension: str) -> str:
+    return f"pw-{extension}"
+
+
+SEED = f"""
+from pbxweb.accounts import actions
+for number in {EXTENSIONS!r}:
+    actions.do_create_extension(
+        actions.NewExtension(number=number, sip_password="pw-" + number), send_welcome=False)
+"""
+
+
+def _base_env(var_dir: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("SIP_", "PBXWEB_", "DATABASE_URL"))}
+    env.update({
+        "PBXWEB_VAR_DIR": str(var_dir),
+        "DATABASE_URL": f"sqlite:///{var_dir / DB_NAME}",
+        "DJANGO_SETTINGS_MODULE": "pbxweb.settings",
+        "SIP_TLS_PORT": "0",
+        "SIP_BAN_FAILURES": "1000",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def _manage(args: list[str], env: dict[str, str], timeout: float = 60) -> str:
+    completed = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=timeout, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"manage.py {args[0]} failed:\n{completed.stdout}{completed.stderr}")
+    return completed.stdout
+
+
+def free_port_pair() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 (the engine uses one for both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free UDP+TCP port pair")
+
+
+OPTIONS_PROBE = ("OPTIONS sip:127.0.0.1 SIP/2.0\r\n"
+                 "Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKprobe{n};rport\r\n"
+                 "From: <sip:probe@127.0.0.1>;tag=probe\r\nTo: <sip:127.0.0.1>\r\n"
+                 "Call-ID: probe-{n}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                 "Content-Length: 0\r\n\r\n")
+
+
+@dataclass
+class LiveEngine:
+    var_dir: Path
+    env: dict[str, str]
+    port: int = field(default_factory=free_port_pair)
+    process: subprocess.Popen[bytes] | None = None
+    exit_codes: list[int] = field(default_factory=list)
+    starts: int = 0
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return "127.0.0.1", self.port
+
+    @property
+    def log_path(self) -> Path:
+        return self.var_dir / "engine.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def start(self) -> LiveEngine:
+        assert self.process is None, "already running"
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"--- start #{self.starts}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "runengine", "--host", "127.0.0.1",
+                 "--udp-port", str(self.port), "--tcp-port", str(self.port), "--tls-port", "0"],
+                cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT)
+        self._wait_for_options()
+        return self
+
+    def _wait_for_options(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(0.2)
+            own = sock.getsockname()[1]
+            n = 0
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"engine exited with {self.process.returncode}:\n"
+                                       f"{self.log()[-3000:]}")
+                n += 1
+                sock.sendto(OPTIONS_PROBE.format(port=own, n=n).encode(), self.address)
+                try:
+                    data, _ = sock.recvfrom(65536)
+                except OSError:
+                    continue
+                if data.startswith(b"SIP/2.0 200"):
+                    return
+        self.kill()
+        raise RuntimeError(f"engine did not answer OPTIONS in {START_TIMEOUT} s:\n"
+                           f"{self.log()[-3000:]}")
+
+    def stop(self) -> int:
+        """SIGTERM, wait, return the exit status (the process is killed after a timeout)."""
+        assert self.process is not None
+        process, self.process = self.process, None
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+            code = -999
+        self.exit_codes.append(code)
+        return code
+
+    def restart(self) -> LiveEngine:
+        code = self.stop()
+        assert code == 0, f"engine exited with {code}:\n{self.log()[-3000:]}"
+        return self.start()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.process = None
+
+    # -- the engine's database, read with the ORM ----------------------------------------------
+    def registrations(self) -> list[dict[str, Any]]:
+        """Rows of softphone.models.Registration in this engine's database."""
+        from django.db import connections
+
+        from softphone.models import Registration
+
+        alias = f"interop-{self.var_dir.name}"
+        if alias not in connections.settings:
+            configured = connections.configure_settings({
+                "default": connections.settings["default"],
+                alias: {"ENGINE": "django.db.backends.sqlite3",
+                        "NAME": str(self.var_dir / DB_NAME), "OPTIONS": {"timeout": 20}}})
+            connections.settings[alias] = configured[alias]
+        try:
+            rows = Registration.objects.using(alias).order_by("aor", "contact").values(
+                "aor", "contact", "expires_at", "call_id", "cseq", "source", "user_agent")
+            return [dict(row) for row in rows]
+        finally:
+            connections[alias].close()
+
+    def wait_for_registrations(self, predicate: Callable[[list[dict[str, Any]]], bool],
+                               timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Poll the database (registrations are written behind, every 0.5 s)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.registrations()
+            if predicate(rows) or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.1)
+
+
+EngineFactory = Callable[..., LiveEngine]
+
+
+@pytest.fixture(scope="session")
+def seeded_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated and seeded database (and secret key) that every engine copies."""
+    template = tmp_path_factory.mktemp("engine-template")
+    env = _base_env(template)
+    _manage(["migrate", "-v0"], env)
+    _manage(["shell", "-c", SEED], env)
+    return template
+
+
+@pytest.fixture
+def engine_factory(seeded_var_dir: Path, tmp_path_factory: pytest.TempPathFactory,
+                   django_db_blocker: Any) -> Iterator[EngineFactory]:
+    """``engine_factory(SIP_MIN_EXPIRES="5", ...)`` starts an engine with extra settings."""
+    engines: list[LiveEngine] = []
+
+    def make(**settings: str) -> LiveEngine:
+        var_dir = tmp_path_factory.mktemp("engine")
+        for name in (DB_NAME, "secret_key"):
+            shutil.copy2(seeded_var_dir / name, var_dir / name)
+        engine = LiveEngine(var_dir, {**_base_env(var_dir), **settings})
+        engines.append(engine)
+        return engine.start()
+
+    with django_db_blocker.unblock():
+        try:
+            yield make
+        finally:
+            for engine in engines:
+                if engine.process is not None:
+                    engine.stop()
+    bad = [(engine.var_dir, engine.exit_codes) for engine in engines
+           if any(code != 0 for code in engine.exit_codes)]
+    assert not bad, f"an engine did not exit 0 on SIGTERM: {bad}\n{engines[0].log()[-3000:]}"
+
+
+@pytest.fixture
+def live_engine(engine_factory: EngineFactory) -> LiveEngine:
+    """An engine with the production settings (SHA-256 offered before MD5)."""
+    return engine_factory()
