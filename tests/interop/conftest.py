@@ -26,7 +26,10 @@ from typing import Any
 
 import pytest
 
+from tests.interop.options_probe import wait_for_options
+
 ROOT = Path(__file__).resolve().parents[2]
+PROBE = Path(__file__).resolve().parent / "options_probe.py"
 EXTENSIONS = [str(n) for n in range(201, 206)]
 DB_NAME = "pbxweb.sqlite3"
 START_TIMEOUT = 30.0
@@ -83,13 +86,6 @@ def free_port_pair() -> int:
     raise RuntimeError("no free UDP+TCP port pair")
 
 
-OPTIONS_PROBE = ("OPTIONS sip:127.0.0.1 SIP/2.0\r\n"
-                 "Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKprobe{n};rport\r\n"
-                 "From: <sip:probe@127.0.0.1>;tag=probe\r\nTo: <sip:127.0.0.1>\r\n"
-                 "Call-ID: probe-{n}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
-                 "Content-Length: 0\r\n\r\n")
-
-
 @dataclass
 class LiveEngine:
     var_dir: Path
@@ -98,6 +94,9 @@ class LiveEngine:
     process: subprocess.Popen[bytes] | None = None
     exit_codes: list[int] = field(default_factory=list)
     starts: int = 0
+    # A command prefix that runs the engine elsewhere, e.g. ["nsenter", "--net=..."] to put it
+    # in the loopback-only network namespace of a test (then the OPTIONS probe runs there too).
+    prefix: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -117,7 +116,7 @@ class LiveEngine:
             log.write(f"--- start #{self.starts}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "runengine", "--host", "127.0.0.1",
+                [*self.prefix, sys.executable, "manage.py", "runengine", "--host", "127.0.0.1",
                  "--udp-port", str(self.port), "--tcp-port", str(self.port), "--tls-port", "0"],
                 cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT)
@@ -125,28 +124,20 @@ class LiveEngine:
         return self
 
     def _wait_for_options(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            sock.settimeout(0.2)
-            own = sock.getsockname()[1]
-            n = 0
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"engine exited with {self.process.returncode}:\n"
-                                       f"{self.log()[-3000:]}")
-                n += 1
-                sock.sendto(OPTIONS_PROBE.format(port=own, n=n).encode(), self.address)
-                try:
-                    data, _ = sock.recvfrom(65536)
-                except OSError:
-                    continue
-                if data.startswith(b"SIP/2.0 200"):
-                    return
-        self.kill()
-        raise RuntimeError(f"engine did not answer OPTIONS in {START_TIMEOUT} s:\n"
-                           f"{self.log()[-3000:]}")
+        process = self.process
+        assert process is not None
+        if self.prefix:  # probe from inside the engine's network namespace
+            answered = subprocess.run(
+                [*self.prefix, sys.executable, str(PROBE), str(self.port), str(START_TIMEOUT)],
+                cwd=ROOT, capture_output=True, timeout=START_TIMEOUT + 10,
+                check=False).returncode == 0
+        else:
+            answered = wait_for_options(self.port, START_TIMEOUT,
+                                        alive=lambda: process.poll() is None)
+        if not answered:
+            self.kill()
+            raise RuntimeError(f"engine did not answer OPTIONS (exit status "
+                               f"{process.returncode}):\n{self.log()[-3000:]}")
 
     def stop(self) -> int:
         """SIGTERM, wait, return the exit status (the process is killed after a timeout)."""
@@ -224,11 +215,11 @@ def engine_factory(seeded_var_dir: Path, tmp_path_factory: pytest.TempPathFactor
     """``engine_factory(SIP_MIN_EXPIRES="5", ...)`` starts an engine with extra settings."""
     engines: list[LiveEngine] = []
 
-    def make(**settings: str) -> LiveEngine:
+    def make(prefix: list[str] | None = None, **settings: str) -> LiveEngine:
         var_dir = tmp_path_factory.mktemp("engine")
         for name in (DB_NAME, "secret_key"):
             shutil.copy2(seeded_var_dir / name, var_dir / name)
-        engine = LiveEngine(var_dir, {**_base_env(var_dir), **settings})
+        engine = LiveEngine(var_dir, {**_base_env(var_dir), **settings}, prefix=prefix or [])
         engines.append(engine)
         return engine.start()
 
@@ -242,6 +233,31 @@ def engine_factory(seeded_var_dir: Path, tmp_path_factory: pytest.TempPathFactor
     bad = [(engine.var_dir, engine.exit_codes) for engine in engines
            if any(code != 0 for code in engine.exit_codes)]
     assert not bad, f"an engine did not exit 0 on SIGTERM: {bad}\n{engines[0].log()[-3000:]}"
+
+
+@pytest.fixture
+def loopback_netns() -> Iterator[list[str]]:
+    """A network namespace with only ``lo`` (up); yields the ``nsenter`` prefix to run in it.
+
+    For peers that might talk to the outside world (liblinphone probes a public address to
+    learn its local IP): inside, nothing but 127.0.0.1 exists. Needs root (CAP_SYS_ADMIN).
+    """
+    if os.geteuid() != 0:
+        pytest.skip("a network namespace needs root (unshare -n)")
+    holder = subprocess.Popen(["unshare", "--net", "--", "sleep", "600"],
+                              stdin=subprocess.DEVNULL)
+    try:
+        namespace = f"/proc/{holder.pid}/ns/net"
+        deadline = time.monotonic() + 5
+        while os.readlink(namespace) == os.readlink("/proc/self/ns/net"):
+            assert time.monotonic() < deadline and holder.poll() is None, "unshare failed"
+            time.sleep(0.01)
+        prefix = ["nsenter", f"--net={namespace}"]
+        subprocess.run([*prefix, "ip", "link", "set", "lo", "up"], check=True, timeout=10)
+        yield prefix
+    finally:
+        holder.kill()
+        holder.wait(timeout=5)
 
 
 @pytest.fixture
