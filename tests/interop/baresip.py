@@ -155,4 +155,6 @@ class Baresip:
                 self.process.wait()
         if self.control is not None:
             self.control.close()
-        self.log.close()
+        log = getattr(self, "log", None)  # absent when start() failed early
+        if log is not None:
+            log.close()

@@ -230,9 +230,10 @@ def engine_factory(seeded_var_dir: Path, tmp_path_factory: pytest.TempPathFactor
             for engine in engines:
                 if engine.process is not None:
                     engine.stop()
-    bad = [(engine.var_dir, engine.exit_codes) for engine in engines
-           if any(code != 0 for code in engine.exit_codes)]
-    assert not bad, f"an engine did not exit 0 on SIGTERM: {bad}\n{engines[0].log()[-3000:]}"
+    for engine in engines:
+        assert all(code == 0 for code in engine.exit_codes), (
+            f"engine in {engine.var_dir} exited with {engine.exit_codes} on SIGTERM:\n"
+            f"{engine.log()[-3000:]}")
 
 
 @pytest.fixture
