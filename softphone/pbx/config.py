@@ -19,8 +19,9 @@ class EngineConfig:
     tls_key: Path | None = None
     realm: str = "pbxweb"
     domain: str = "127.0.0.1"
-    # Digest algorithms offered in challenges, in order of preference (RFC 8760 §2.4).
-    digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
+    # Digest algorithms offered in challenges, in order of preference (RFC 8760 §2.4). MD5
+    # alone by default: see SIP_DIGEST_ALGORITHMS in pbxweb/settings.py.
+    digest_algorithms: tuple[str, ...] = ("MD5",)
     nonce_secret: bytes = b""
     nonce_lifetime: float = 300.0
     registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)

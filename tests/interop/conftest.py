@@ -263,5 +263,5 @@ def loopback_netns() -> Iterator[list[str]]:
 
 @pytest.fixture
 def live_engine(engine_factory: EngineFactory) -> LiveEngine:
-    """An engine with the production settings (SHA-256 offered before MD5)."""
+    """An engine with the default settings (MD5 challenges only)."""
     return engine_factory()

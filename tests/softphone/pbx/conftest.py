@@ -25,6 +25,7 @@ def credentials(number: str, password: str | None = None) -> SipCredentials:
 
 TEST_CONFIG = EngineConfig(host="127.0.0.1", udp_port=0, tcp_port=0, tls_port=None,
                            realm=REALM, nonce_secret=b"engine-tests-secret-0123456789",
+                           digest_algorithms=("SHA-256", "MD5"),  # both, RFC 8760 order
                            persist_interval=0.01,
                            bans=BanPolicy(max_failures=5, window=60, ban_seconds=600))
 
