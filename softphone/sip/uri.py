@@ -245,7 +245,7 @@ def parse_uri(text: str, *, schemes: Collection[str] | None = None) -> Uri:
 
 # URIs repeat a lot (the same From/To/R-URI on every retransmission and every request of a
 # dialog) and are immutable, so a bounded cache is safe and saves most of the work.
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _parse_uri_cached(text: str) -> Uri:
     colon = text.find(":")
     if colon <= 0:
@@ -405,13 +405,19 @@ class NameAddr:
 
 def parse_name_addr(text: str) -> NameAddr:
     """Parse one name-addr or addr-spec with its header params. Raises RemoteProtocolError."""
+    if "tag=" in text:  # From, and To inside dialogs: new every call, would only evict
+        return _parse_name_addr(text)
     return _parse_name_addr_cached(text)
 
 
-# To and Contact repeat on every request of a phone (From differs by its tag); NameAddr is
-# immutable, so, like URIs, parsed values are shared through a bounded cache.
-@functools.lru_cache(maxsize=4096)
+# To and Contact repeat on every request of a phone; NameAddr is immutable, so, like URIs,
+# parsed values are shared through a bounded cache (sized for a few thousand phones).
+@functools.lru_cache(maxsize=16384)
 def _parse_name_addr_cached(text: str) -> NameAddr:
+    return _parse_name_addr(text)
+
+
+def _parse_name_addr(text: str) -> NameAddr:
     text = text.strip(WSP)
     display: str | None = None
     if text.startswith('"'):
