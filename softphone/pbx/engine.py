@@ -422,9 +422,9 @@ def _stamp_via(request: SipRequest, peer: Peer) -> SipRequest:
     """RFC 3261 §18.2.1 ``received`` and RFC 3581 §4 ``rport`` on the top Via."""
     top = request.top_via
     if top.has_rport:
-        top = top.with_param("rport", str(peer.port)).with_param("received", peer.host)
+        top = top.with_received(peer.host, peer.port)
     elif top.host.strip("[]").lower() != peer.host.lower():
-        top = top.with_param("received", peer.host)
+        top = top.with_received(peer.host, None)
     else:
         return request
     return request.with_top_via(top)

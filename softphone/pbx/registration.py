@@ -7,6 +7,7 @@ decision itself is ``registrar.process_register``.
 
 from __future__ import annotations
 
+import functools
 from email.utils import formatdate
 
 from softphone.pbx.registrar import ContactSpec, RegisterAnswer, RegisterRequest
@@ -43,8 +44,14 @@ def register_response_headers(answer: RegisterAnswer, now: float) -> list[tuple[
         # §10.3 step 8: every current binding, each with its remaining time; and Date.
         headers.extend(("Contact", f"<{b.contact}>;expires={b.remaining(now)}")
                        for b in answer.bindings)
-        headers.append(("Date", formatdate(now, usegmt=True)))
+        headers.append(("Date", _http_date(int(now))))
     return headers
+
+
+@functools.lru_cache(maxsize=4)
+def _http_date(second: int) -> str:
+    """The Date header (§20.17, RFC 1123 form): formatted once per second, not per REGISTER."""
+    return formatdate(second, usegmt=True)
 
 
 def _delta(value: str | None) -> int | None:

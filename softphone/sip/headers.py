@@ -120,6 +120,7 @@ _MAGIC_COOKIE = "z9hG4bK"
 
 
 _VIA_HOST_BREAKERS = re.compile(r"[ ;,<>\r\n]")
+_KEEP = "\x00keep"  # a sentinel no parameter value can hold (NUL never passes the parser)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,20 @@ class Via:
                 break
         else:
             params.append((name, value))
+        return replace(self, params=tuple(params))
+
+    def with_received(self, host: str, rport: int | None) -> Via:
+        """§18.2.1 ``received`` and, when the client asked for it, RFC 3581 ``rport`` set in
+        one step (the server's stamp on an incoming request's top Via)."""
+        if not (_abnf.is_token(host) or ":" in host) or _VIA_HOST_BREAKERS.search(host):
+            raise LocalProtocolError(f"bad received address {host!r}")
+        updates = {"received": host} if rport is None else {"rport": str(rport),
+                                                            "received": host}
+        params: list[tuple[str, str | None]] = []
+        for key, value in self.params:
+            new = updates.pop(key.lower(), _KEEP)
+            params.append((key, value if new is _KEEP else new))
+        params.extend(updates.items())  # the ones not there yet, rport before received
         return replace(self, params=tuple(params))
 
     def __str__(self) -> str:

@@ -163,3 +163,17 @@ def test_auth_fast_path_agrees_on_structured_lists(
         return
     if fast is not None:
         assert fast == careful
+
+
+def test_with_received_sets_rport_and_received_in_place_or_appends() -> None:
+    from softphone.sip.headers import parse_via
+
+    via = parse_via("SIP/2.0/UDP 10.0.0.5:5060;rport;branch=z9hG4bK1")
+    stamped = via.with_received("192.0.2.7", 40123)
+    assert str(stamped) == ("SIP/2.0/UDP 10.0.0.5:5060;rport=40123;branch=z9hG4bK1"
+                            ";received=192.0.2.7")
+    plain = parse_via("SIP/2.0/TCP host.example;branch=z9hG4bK2;received=1.1.1.1")
+    assert plain.with_received("2001:db8::1", None).received == "2001:db8::1"
+    assert plain.with_received("2001:db8::1", None).rport is None
+    with pytest.raises(LocalProtocolError):
+        via.with_received("1.2.3.4;evil=1", None)
