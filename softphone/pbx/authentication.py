@@ -60,28 +60,33 @@ class RequestAuthenticator:
         params = self._credentials_params(request, source_host, proxy)
         if isinstance(params, AuthDecision):
             return params
-        username = params.get("username", "")
-        if not username or len(username) > MAX_USERNAME:
-            return self._decide(params, request.method, None, source_host, proxy)
-        known, credentials = self.credentials.peek(username)
-        if not known:
-            return None
-        decision = self._decide(params, request.method, self._ha1(credentials), source_host,
-                                proxy, may_recheck=credentials is not None)
-        return None if decision.status == _RECHECK else decision
+        return self._decide_from_cache(params, request.method, source_host, proxy)
 
     async def authenticate(self, request: SipRequest, source_host: str, *,
                            proxy: bool) -> AuthDecision:
-        decision = self.authenticate_now(request, source_host, proxy=proxy)
+        params = self._credentials_params(request, source_host, proxy)
+        if isinstance(params, AuthDecision):
+            return params
+        decision = self._decide_from_cache(params, request.method, source_host, proxy)
         if decision is not None:
             return decision
-        params = self._credentials_params(request, source_host, proxy)
-        assert not isinstance(params, AuthDecision)  # authenticate_now would have said so
         username = params.get("username", "")
         # A miss, or a failure against a cached entry old enough to re-read (password changed).
         known, _ = self.credentials.peek(username)
         credentials = await self.credentials.get(username, fresh=known)
         return self._decide(params, request.method, self._ha1(credentials), source_host, proxy)
+
+    def _decide_from_cache(self, params: dict[str, str], method: str, source_host: str,
+                           proxy: bool) -> AuthDecision | None:
+        username = params.get("username", "")
+        if not username or len(username) > MAX_USERNAME:
+            return self._decide(params, method, None, source_host, proxy)
+        known, credentials = self.credentials.peek(username)
+        if not known:
+            return None
+        decision = self._decide(params, method, self._ha1(credentials), source_host, proxy,
+                                may_recheck=credentials is not None)
+        return None if decision.status == _RECHECK else decision
 
     def _credentials_params(self, request: SipRequest, source_host: str,
                             proxy: bool) -> dict[str, str] | AuthDecision:

@@ -41,10 +41,9 @@ class CredentialCache:
         return False, None
 
     async def get(self, username: str, *, fresh: bool = False) -> SipCredentials | None:
-        now = self.clock()
-        entry = self._entries.get(username)
-        if entry is not None and not fresh and now - entry.fetched_at < self.ttl:
-            return entry.credentials
+        known, cached = self.peek(username)
+        if known and not fresh:
+            return cached
         credentials = await self.store.sip_credentials(username)
         if len(self._entries) >= self.capacity:
             self._entries.clear()  # a scan of random names must not grow memory without end

@@ -31,14 +31,19 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from softphone.pbx.authentication import AuthDecision, RequestAuthenticator
+from softphone.pbx.authentication import MAX_USERNAME, AuthDecision, RequestAuthenticator
 from softphone.pbx.bans import AuthFailureBans
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.credentials import CredentialCache
 from softphone.pbx.location import Binding, Location
 from softphone.pbx.persistence import BindingWriter
 from softphone.pbx.registrar import RegisterRequest, process_register
-from softphone.pbx.registration import BadRegister, register_request, register_response_headers
+from softphone.pbx.registration import (
+    BadRegister,
+    register_aor,
+    register_request,
+    register_response_headers,
+)
 from softphone.pbx.storage import PbxStore
 from softphone.sip.digest import DigestAuthenticator
 from softphone.sip.errors import LocalProtocolError, RemoteProtocolError
@@ -194,22 +199,27 @@ class Engine:
         stateless UAS (§8.2.7) — no transaction kept for 32 s per phone. A retransmission
         simply gets a fresh challenge, which is as good as the first."""
         assert self.auth is not None
-        if not isinstance(request.to.uri, SipUri) or not request.to.uri.user:
-            # The registrar's first check (registration.register_request): a challenge would
-            # only make the phone retry a REGISTER that can never succeed (RFC 4475 §3.3.4).
-            response = request.make_response(400, "Bad Request: To must be a sip(s) AOR",
-                                             to_tag=_tag(),
-                                             headers=[("Server", self.config.user_agent)])
-            self.transports.send(bytes(response), peer)
-            logger.info("REGISTER %s [stateless] -> 400 (To is not an AOR)", _short(request))
+        try:
+            # The registrar's first check: a challenge would only make the phone retry a
+            # REGISTER that can never succeed (RFC 4475 §3.3.4).
+            register_aor(request)
+        except BadRegister:
+            self._respond_statelessly(request, peer, 400, [], "To is not an AOR",
+                                      reason="Bad Request: To must be a sip(s) AOR")
             return
         decision = self.auth.challenge(proxy=False, detail="challenged")
+        self._respond_statelessly(request, peer, decision.status, decision.headers,
+                                  decision.detail)
+
+    def _respond_statelessly(self, request: SipRequest, peer: Peer, status: int,
+                             headers: list[tuple[str, str]], detail: str, *,
+                             reason: str | None = None) -> None:
         response = request.make_response(
-            decision.status, to_tag=_tag(),
-            headers=[*decision.headers, ("Server", self.config.user_agent)])
+            status, reason, to_tag=_tag(),
+            headers=[*headers, ("Server", self.config.user_agent)])
         self.transports.send(bytes(response), peer)
-        logger.info("REGISTER %s [stateless] -> %d (%s)", _short(request), decision.status,
-                    decision.detail)
+        logger.info("%s %s [stateless] -> %d (%s)", request.method, _short(request), status,
+                    detail)
 
     def _reject(self, data: bytes, peer: Peer, error: RemoteProtocolError) -> None:
         extra: tuple[tuple[str, str], ...] = ()
@@ -320,8 +330,8 @@ class Engine:
 
     async def _options(self, tid: TransactionId, request: SipRequest) -> None:
         """§11.2: capabilities, for the server itself or any known extension, no auth."""
-        user = request.uri.user if isinstance(request.uri, SipUri) else None
-        if user and await self.credentials.get(unescape(user)[:64]) is None:
+        if isinstance(request.uri, SipUri) and request.uri.user \
+                and not await self._is_extension(request):
             self._respond(tid, request, 404, detail="no such extension")
             return
         self._respond(tid, request, 200, [
@@ -347,13 +357,19 @@ class Engine:
             status, headers, detail = unusable
             self._respond(tid, request, status, headers, detail)
             return
-        target = request.uri.user if isinstance(request.uri, SipUri) else None
-        if not target or await self.credentials.get(unescape(target)[:64]) is None:
+        if not await self._is_extension(request):
             self._respond(tid, request, 404, detail="no such extension")
             return
         self._respond(tid, request, 480, detail="call control is not built yet")
 
     # -- helpers ----------------------------------------------------------------------------
+    async def _is_extension(self, request: SipRequest) -> bool:
+        """Whether the Request-URI names one of our extensions (by its SIP credentials)."""
+        uri = request.uri
+        if not isinstance(uri, SipUri) or not uri.user:
+            return False
+        return await self.credentials.get(unescape(uri.user)[:MAX_USERNAME]) is not None
+
     def _respond(self, tid: TransactionId, request: SipRequest, status: int,
                  headers: list[tuple[str, str]] | None = None, detail: str = "") -> None:
         response = request.make_response(

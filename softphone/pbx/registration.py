@@ -22,16 +22,22 @@ class BadRegister(ValueError):
     """The REGISTER is well-formed SIP but not a usable registration: answer 400."""
 
 
-def register_request(request: SipRequest, source: str) -> RegisterRequest:
+def register_aor(request: SipRequest) -> str:
+    """The extension a REGISTER is for (§10.3 step 3): To must be a sip(s) URI with a user."""
     to_uri = request.to.uri
     if not isinstance(to_uri, SipUri) or not to_uri.user:
         raise BadRegister("the To header must be a sip: or sips: URI with an extension")
+    return unescape(to_uri.user)
+
+
+def register_request(request: SipRequest, source: str) -> RegisterRequest:
+    aor = register_aor(request)
     contacts = []
     for contact in request.contacts:
         contacts.append(ContactSpec(str(contact.uri), _delta(contact.param("expires")),
                                     _q(contact.param("q"))))
     return RegisterRequest(
-        aor=unescape(to_uri.user), contacts=contacts, star=request.contact_star,
+        aor=aor, contacts=contacts, star=request.contact_star,
         expires_header=request.expires, call_id=request.call_id, cseq=request.cseq.number,
         source=source, user_agent=(request.header("User-Agent") or "")[:256])
 
