@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeAlias
+from typing import Any, Self, TypeAlias
 
 from softphone.sip import _abnf
 from softphone.sip.errors import LocalProtocolError, RemoteProtocolError
@@ -187,6 +187,24 @@ class _Accessors:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    # Copies with other headers or body (requests and responses alike; both are frozen).
+    def with_header(self, name: str, value: str | object) -> Self:
+        return replace(self, headers=self.headers.with_header(name, value))  # type: ignore[type-var]
+
+    def with_added_header(self, name: str, value: str | object, *,
+                          first: bool = False) -> Self:
+        return replace(self,  # type: ignore[type-var]
+                       headers=self.headers.with_added(name, value, first=first))
+
+    def without_header(self, name: str) -> Self:
+        return replace(self, headers=self.headers.without(name))  # type: ignore[type-var]
+
+    def with_body(self, body: bytes, content_type: str | None = None) -> Self:
+        headers = self.headers
+        if content_type is not None:
+            headers = headers.with_header("Content-Type", content_type)
+        return replace(self, headers=headers, body=body)  # type: ignore[type-var]
 
     def _single(self, name: str) -> str:
         value = self.headers.get(name)
@@ -362,16 +380,6 @@ class SipRequest(_Accessors):
     def __bytes__(self) -> bytes:
         return self._serialize(f"{self.method} {self.uri} {self.version}\r\n")
 
-    def with_header(self, name: str, value: str | object) -> SipRequest:
-        return replace(self, headers=self.headers.with_header(name, value))
-
-    def with_added_header(self, name: str, value: str | object, *,
-                          first: bool = False) -> SipRequest:
-        return replace(self, headers=self.headers.with_added(name, value, first=first))
-
-    def without_header(self, name: str) -> SipRequest:
-        return replace(self, headers=self.headers.without(name))
-
     def with_top_via(self, via: Via) -> SipRequest:
         """A copy whose top Via value is ``via`` — a server stamping ``received``/``rport``
         (§18.2.1, RFC 3581 §4). Only that value changes: the other Via values stay on their
@@ -390,12 +398,6 @@ class SipRequest(_Accessors):
         copy._cache.update(self._cache)
         copy._cache["via"] = (via, *vias[1:])
         return copy
-
-    def with_body(self, body: bytes, content_type: str | None = None) -> SipRequest:
-        headers = self.headers
-        if content_type is not None:
-            headers = headers.with_header("Content-Type", content_type)
-        return replace(self, headers=headers, body=body)
 
     def make_response(self, status: int, reason: str | None = None, *,
                       to_tag: str | None = None,
@@ -433,22 +435,6 @@ class SipResponse(_Accessors):
 
     def __bytes__(self) -> bytes:
         return self._serialize(f"{self.version} {self.status_code} {self.reason}\r\n")
-
-    def with_header(self, name: str, value: str | object) -> SipResponse:
-        return replace(self, headers=self.headers.with_header(name, value))
-
-    def with_added_header(self, name: str, value: str | object, *,
-                          first: bool = False) -> SipResponse:
-        return replace(self, headers=self.headers.with_added(name, value, first=first))
-
-    def without_header(self, name: str) -> SipResponse:
-        return replace(self, headers=self.headers.without(name))
-
-    def with_body(self, body: bytes, content_type: str | None = None) -> SipResponse:
-        headers = self.headers
-        if content_type is not None:
-            headers = headers.with_header("Content-Type", content_type)
-        return replace(self, headers=headers, body=body)
 
 
 SipMessage: TypeAlias = SipRequest | SipResponse
