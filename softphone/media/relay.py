@@ -141,32 +141,17 @@ class RelayLeg(RtpEndpoint):
             return
         seq, ts, ssrc = _unpack_seq_ts_ssrc(data, 2)
         for out in listeners:
-            mpt = out._pt_map[data[1]]
-            if mpt < 0:
-                if ssrc == out._src_ssrc:
-                    out._skip_sequence()
-                continue
-            if ssrc != out._src_ssrc:
-                out._resync(ssrc, seq, ts)
-            if out._mark:
-                mpt |= MARKER_BIT
-                out._mark = False
-            out_seq = (seq + out._seq_off) & 0xFFFF
-            out_ts = (ts + out._ts_off) & 0xFFFFFFFF
-            buf = bytearray(data)
-            _pack_mpt_seq_ts_ssrc(buf, 1, mpt, out_seq, out_ts, out.ssrc)
-            if out._transcode is not None and data[1] & PAYLOAD_TYPE_MASK == out._transcode_pt:
-                out._transcode_payload(buf)
-            out._last_seq = out_seq
-            out._last_ts = out_ts
-            if out.dest is not None and out.transport is not None:
-                out.transport.sendto(buf, out.dest)
+            out._forward(data, seq, ts, ssrc)
 
     def emit(self, data: bytes) -> None:
         """Send a packet from a non-leg source (a player) with the same rewrite as above."""
         if len(data) < RTP_HEADER_SIZE:
             return
         seq, ts, ssrc = _unpack_seq_ts_ssrc(data, 2)
+        self._forward(data, seq, ts, ssrc)
+
+    def _forward(self, data: bytes, seq: int, ts: int, ssrc: int) -> None:
+        """Send ``data`` out of this leg, rewritten into the leg's own continuous stream."""
         mpt = self._pt_map[data[1]]
         if mpt < 0:
             if ssrc == self._src_ssrc:
