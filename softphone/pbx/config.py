@@ -32,3 +32,10 @@ class EngineConfig:
     tcp_idle_timeout: float = 600.0
     persist_interval: float = 0.5  # registrations are written to the database in batches
     user_agent: str = "pbxweb"
+    # Media (issue #5): the relay's RTP ports (even numbers carry RTP, the next odd RTCP),
+    # the address announced in our SDP (None: ``host``), and how long a call may go without
+    # any RTP from a phone before it is torn down (the phone vanished).
+    rtp_port_first: int = 16000
+    rtp_port_last: int = 16999
+    media_host: str | None = None
+    rtp_timeout: float = 60.0

@@ -10,8 +10,10 @@ flow of a datagram or stream message (``_on_data``):
 3. the top Via gets ``received``/``rport`` (RFC 3581 §4, RFC 3261 §18.2.1); a REGISTER
    without credentials is challenged statelessly; every other request enters the transaction
    layer, which absorbs retransmissions;
-4. a new request reaches ``_dispatch``: REGISTER (registrar), OPTIONS, INVITE (call control
-   arrives with calls; until then authenticated INVITEs get 404/480), the rest 405/481/501.
+4. a new request reaches ``_dispatch``: REGISTER (registrar), OPTIONS, INVITE (authenticated,
+   then routed to ``calls.CallControl``), requests inside a call's dialog (BYE, re-INVITE,
+   INFO) to the call, the rest 405/481/501. The ACK for a call's 2xx has no transaction and
+   goes straight to call control.
 
 Responses always go back where the request came from (symmetric signalling, RFC 3581 —
 what works behind the NAT of a home office); on TCP/TLS over the same connection.
@@ -29,10 +31,15 @@ import secrets
 import ssl
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
+from softphone.media.relay import MediaRelay
+from softphone.media.transport import PortAllocator
 from softphone.pbx.authentication import MAX_USERNAME, AuthDecision, RequestAuthenticator
 from softphone.pbx.bans import AuthFailureBans
+from softphone.pbx.calls import CallControl, Party
+from softphone.pbx.cdr import CallDirection, CallRecord
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.credentials import CredentialCache
 from softphone.pbx.location import Binding, Location
@@ -44,10 +51,11 @@ from softphone.pbx.registration import (
     register_request,
     register_response_headers,
 )
-from softphone.pbx.storage import PbxStore
+from softphone.pbx.storage import ExtensionInfo, PbxStore
 from softphone.sip.digest import DigestAuthenticator
 from softphone.sip.errors import LocalProtocolError, RemoteProtocolError
 from softphone.sip.framing import StreamFramer
+from softphone.sip.headers import Via, parse_via
 from softphone.sip.message import SipRequest, SipResponse
 from softphone.sip.parser import (
     KNOWN_METHODS,
@@ -71,16 +79,26 @@ from softphone.sip.transaction import (
 )
 from softphone.sip.transaction_layer import TransactionLayer
 from softphone.sip.transport import Peer, SipTransports, StreamLimits, TransportKind
-from softphone.sip.uri import SipUri, unescape
+from softphone.sip.uri import NameAddr, SipUri, unescape
 
 logger = logging.getLogger("softphone.engine")
 
 # What this engine implements today; the list grows with call control (§20.5).
-ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER")
+ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO")
 # Option tags we honour in Require (§8.2.2.3): none yet, so any Require gets 420.
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset()
 ACCEPTED_BODIES = "application/sdp"
 EXPIRY_SWEEP_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class ClientRequest:
+    """A request the engine sent: its client transaction and the future of its final
+    response (None when Timer B/F fired or the transport failed)."""
+
+    tid: TransactionId
+    final: asyncio.Future[SipResponse | None]
+    on_response: Callable[[SipResponse], None] | None = None
 
 
 class Engine:
@@ -109,8 +127,14 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
-        self._waiters: dict[TransactionId, asyncio.Future[SipResponse | None]] = {}
+        self._waiters: dict[TransactionId, ClientRequest] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self.domain = config.domain
+        self.relay = MediaRelay(PortAllocator(config.rtp_port_first, config.rtp_port_last),
+                                config.media_host or config.host,
+                                inactivity_timeout=config.rtp_timeout)
+        self.calls = CallControl(self, self.relay, timers=timers, wall_clock=wall_clock,
+                                 save_record=self._save_record, user_agent=config.user_agent)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -134,6 +158,7 @@ class Engine:
             context.load_cert_chain(config.tls_cert, config.tls_key)
             self.addresses[TransportKind.TLS] = await self.transports.listen_stream(
                 TransportKind.TLS, host, config.tls_port, context)
+        await self.relay.start()
         self.writer.start()
         self._sweeper = asyncio.create_task(self._sweep_expired(), name="registration-expiry")
         logger.info("engine listening on %s; %d registrations restored",
@@ -141,6 +166,8 @@ class Engine:
                     self.location.count())
 
     async def stop(self) -> None:
+        await self.calls.stop()
+        await asyncio.sleep(0)  # let the BYEs of the calls ended just now leave
         await self.transports.close()
         if self._timer is not None:
             self._timer.cancel()
@@ -149,8 +176,9 @@ class Engine:
         await asyncio.gather(*self._tasks, *([self._sweeper] if self._sweeper else []),
                              return_exceptions=True)
         for waiter in self._waiters.values():
-            if not waiter.done():
-                waiter.set_result(None)
+            if not waiter.final.done():
+                waiter.final.set_result(None)
+        await self.relay.stop()
         await self.writer.stop()
         logger.info("engine stopped; %d registrations kept", self.location.count())
 
@@ -160,17 +188,45 @@ class Engine:
         host, port = self.addresses[kind]
         return f"SIP/2.0/{kind.upper()} {host}:{port};branch={self.layer.new_branch()};rport"
 
-    def send_request(self, request: SipRequest,
-                     destination: Peer) -> asyncio.Future[SipResponse | None]:
-        """Start a client transaction; the future gets the final response, or None when the
-        transaction timed out (Timer B/F) or the transport failed."""
+    def via(self, kind: TransportKind) -> Via:
+        return parse_via(self.via_for(kind))
+
+    def contact(self, kind: TransportKind) -> NameAddr:
+        """Our Contact for dialogs over ``kind`` (§8.1.1.8): where in-dialog requests go."""
+        host, port = self.addresses[kind]
+        params = () if kind is TransportKind.UDP else (("transport", kind.value),)
+        return NameAddr(SipUri(host, user="pbx", port=port, params=params))
+
+    def send_request(self, request: SipRequest, destination: Peer, *,
+                     on_response: Callable[[SipResponse], None] | None = None,
+                     ) -> ClientRequest:
+        """Start a client transaction. ``on_response`` sees every response (1xx, the final
+        one, and for an INVITE each 2xx retransmission, which its TU must ACK — RFC 6026);
+        ``final`` gets the final response, or None when the transaction timed out (Timer
+        B/F) or the transport failed."""
         tid, effects = self.layer.send_request(request, destination,
                                                reliable=destination.kind.reliable,
                                                now=self._now())
         future: asyncio.Future[SipResponse | None] = self._running_loop().create_future()
-        self._waiters[tid] = future
+        sent = ClientRequest(tid, future, on_response)
+        self._waiters[tid] = sent
         self._process(effects)
-        return future
+        return sent
+
+    def cancel(self, tid: TransactionId, reason: str | None) -> None:
+        """CANCEL our INVITE ``tid`` (§9.1), with a Reason header (RFC 3326) if given."""
+        if tid not in self.layer:
+            return
+        try:
+            _, effects = self.layer.send_cancel(
+                tid, self._now(), [("Reason", reason)] if reason else [])
+        except LocalProtocolError:
+            return
+        self._process(effects)
+
+    def send_direct(self, message: SipRequest | SipResponse, destination: Peer) -> bool:
+        """Outside any transaction: the ACK to a 2xx, a 2xx retransmission (§13.3.1.4)."""
+        return self.transports.send(bytes(message), destination)
 
     # -- inbound ----------------------------------------------------------------------------
     def _on_data(self, data: bytes, peer: Peer) -> None:
@@ -244,11 +300,13 @@ class Engine:
                     if not self.transports.send(bytes(message), destination) and tid:
                         self._process(self.layer.transport_error(tid, now=self._now()))
                 case RequestReceived(transaction=tid, request=request, source=source):
-                    if tid is not None:  # an ACK for a 2xx has no transaction (§17.1.1.3)
+                    if tid is not None:
                         assert isinstance(source, Peer)
                         self._dispatch(tid, request, source)
+                    elif request.method == "ACK":  # for a 2xx: no transaction (§17.1.1.3)
+                        self.calls.ack_received(request)
                 case ResponseReceived(transaction=tid, response=response):
-                    self._settle(tid, response if response.is_final else None, final=False)
+                    self._settle(tid, response, final=False)
                 case CancelReceived(transaction=tid):
                     self._cancelled(tid)
                 case Timeout(transaction=tid) | TransportError(transaction=tid):
@@ -259,15 +317,26 @@ class Engine:
         self._schedule()
 
     def _settle(self, tid: TransactionId, response: SipResponse | None, *, final: bool) -> None:
+        """A response (or the end) of client transaction ``tid``. The waiter stays until the
+        transaction ends: an INVITE's 2xx retransmissions still reach ``on_response``."""
         waiter = self._waiters.get(tid)
         if waiter is None:
             return
-        if response is not None or final:
+        if response is not None and waiter.on_response is not None:
+            try:
+                waiter.on_response(response)
+            except Exception:
+                logger.exception("handling a response to %s failed", tid)
+        if response is not None and response.is_final and not waiter.final.done():
+            waiter.final.set_result(response)
+        if final:
             del self._waiters[tid]
-            if not waiter.done():
-                waiter.set_result(response)
+            if not waiter.final.done():
+                waiter.final.set_result(None)
 
     def _cancelled(self, tid: TransactionId) -> None:
+        if self.calls.cancelled(tid):
+            return
         transaction = self.layer.get(tid)
         if transaction is not None:  # §9.2: the INVITE is answered 487
             self._respond(tid, transaction.request, 487, detail="cancelled by the caller")
@@ -280,8 +349,8 @@ class Engine:
         elif method == "OPTIONS":
             self._spawn(self._options(tid, request))
         elif request.to_tag is not None and method != "ACK":
-            # No dialogs exist yet in this engine: every in-dialog request is for none (§12.2.2)
-            self._respond(tid, request, 481, detail="no such dialog")
+            if not self.calls.in_dialog(tid, request, source):  # §12.2.2
+                self._respond(tid, request, 481, detail="no such dialog")
         elif method == "INVITE":
             self._spawn(self._invite(tid, request, source))
         elif method in ("BYE", "CANCEL"):
@@ -360,9 +429,42 @@ class Engine:
         if not await self._is_extension(request):
             self._respond(tid, request, 404, detail="no such extension")
             return
-        self._respond(tid, request, 480, detail="call control is not built yet")
+        assert isinstance(request.uri, SipUri) and request.uri.user
+        callee = unescape(request.uri.user)[:MAX_USERNAME]
+        caller_info = await self._extension_info(caller)
+        callee_info = await self._extension_info(callee)
+        bindings = self.location.lookup(callee, self.wall_clock())
+        await self.calls.place(
+            tid, request, source,
+            caller=Party(caller, caller_info.display_name, caller),
+            callee=Party(callee, callee_info.display_name, callee),
+            bindings=bindings, ring_seconds=callee_info.ring_seconds,
+            direction=CallDirection.INTERNAL)
 
     # -- helpers ----------------------------------------------------------------------------
+    async def _extension_info(self, number: str) -> ExtensionInfo:
+        try:
+            info = await self.store.extension_info(number)
+        except Exception:  # the call goes on with defaults rather than fail on a lookup
+            logger.exception("looking up extension %s failed", number)
+            info = None
+        return info or ExtensionInfo(number)
+
+    def _save_record(self, record: CallRecord) -> None:
+        self._spawn(self._write_record(record))
+
+    async def _write_record(self, record: CallRecord) -> None:
+        try:
+            await self.store.save_call_record(record)
+        except Exception:
+            logger.exception("writing the call record of %s failed: %r", record.call_id,
+                             record)
+
+    def respond(self, tid: TransactionId, request: SipRequest, status: int,
+                headers: list[tuple[str, str]] | None = None, detail: str = "", *,
+                to_tag: str | None = None, body: bytes = b"") -> bool:
+        return self._respond(tid, request, status, headers, detail, to_tag=to_tag, body=body)
+
     async def _is_extension(self, request: SipRequest) -> bool:
         """Whether the Request-URI names one of our extensions (by its SIP credentials)."""
         uri = request.uri
@@ -371,18 +473,20 @@ class Engine:
         return await self.credentials.get(unescape(uri.user)[:MAX_USERNAME]) is not None
 
     def _respond(self, tid: TransactionId, request: SipRequest, status: int,
-                 headers: list[tuple[str, str]] | None = None, detail: str = "") -> None:
+                 headers: list[tuple[str, str]] | None = None, detail: str = "", *,
+                 to_tag: str | None = None, body: bytes = b"") -> bool:
         response = request.make_response(
-            status, to_tag=_tag(),
-            headers=[*(headers or []), ("Server", self.config.user_agent)])
+            status, to_tag=to_tag or _tag(),
+            headers=[*(headers or []), ("Server", self.config.user_agent)], body=body)
         try:
             effects = self.layer.send_response(tid, response, now=self._now())
         except LocalProtocolError:
             logger.info("%s %s: transaction gone before the %d", request.method, tid, status)
-            return
+            return False
         logger.info("%s %s [%s] -> %d%s", request.method, _short(request), tid, status,
                     f" ({detail})" if detail else "")
         self._process(effects)
+        return True
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)

@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from softphone.pbx.cdr import CallRecord
 from softphone.pbx.location import Binding
 
 
@@ -20,6 +22,27 @@ class SipCredentials:
     realm: str
     ha1_md5: str
     ha1_sha256: str
+
+
+class OutboundPermission(enum.StrEnum):
+    """How far an extension may call out through the trunk (toll-fraud guard, SPEC.md E2)."""
+
+    INTERNAL = "internal"  # extensions only
+    NATIONAL = "national"  # + Belgian numbers (no premium 090x)
+    INTERNATIONAL = "international"  # + everything
+
+
+DEFAULT_RING_SECONDS = 25
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionInfo:
+    """What call control needs to know of an extension besides its credentials."""
+
+    number: str
+    display_name: str = ""
+    ring_seconds: int = DEFAULT_RING_SECONDS  # no answer after this: 480 (voicemail later)
+    outbound: OutboundPermission = OutboundPermission.NATIONAL
 
 
 class PbxStore(Protocol):
@@ -36,13 +59,24 @@ class PbxStore(Protocol):
         """Persist changed bindings and removed ``(aor, contact)`` pairs in one go."""
         ...
 
+    async def extension_info(self, number: str) -> ExtensionInfo | None:
+        """An active extension's call settings, or None if there is no such extension."""
+        ...
+
+    async def save_call_record(self, record: CallRecord) -> None:
+        """Write one finished call attempt (``cdr.py``)."""
+        ...
+
 
 class MemoryStore:
     """A PbxStore in memory, for tests of call control without a database."""
 
-    def __init__(self, credentials: Iterable[SipCredentials] = ()) -> None:
+    def __init__(self, credentials: Iterable[SipCredentials] = (),
+                 extensions: Iterable[ExtensionInfo] = ()) -> None:
         self.credentials = {c.username: c for c in credentials}
         self.bindings: dict[tuple[str, str], Binding] = {}
+        self.extensions = {e.number: e for e in extensions}
+        self.call_records: list[CallRecord] = []
 
     async def sip_credentials(self, username: str) -> SipCredentials | None:
         return self.credentials.get(username)
@@ -59,3 +93,12 @@ class MemoryStore:
             self.bindings.pop((aor, contact), None)
         for binding in upserts:
             self.bindings[(binding.aor, binding.contact)] = binding
+
+    async def extension_info(self, number: str) -> ExtensionInfo | None:
+        info = self.extensions.get(number)
+        if info is None and number in self.credentials:
+            return ExtensionInfo(number)
+        return info
+
+    async def save_call_record(self, record: CallRecord) -> None:
+        self.call_records.append(record)

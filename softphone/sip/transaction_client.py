@@ -9,6 +9,7 @@ matching (§17.1.3). See ``transaction.py`` for the shared contract.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import ClassVar
 
 from softphone.sip.headers import CSeq
@@ -304,9 +305,10 @@ def ack_for_non_2xx(invite: SipRequest, response: SipResponse) -> SipRequest:
     return SipRequest("ACK", invite.uri, Headers(fields))
 
 
-def cancel_for(request: SipRequest) -> SipRequest:
+def cancel_for(request: SipRequest, headers: Iterable[tuple[str, str]] = ()) -> SipRequest:
     """§9.1: a CANCEL for ``request``: same Request-URI, Call-ID, To, From, CSeq number and
-    top Via (so the same branch), same Route; method CANCEL and nothing else."""
+    top Via (so the same branch), same Route; method CANCEL. ``headers``: e.g. a Reason
+    (RFC 3326) telling the other phones the call was answered elsewhere."""
     fields = [
         ("Via", str(request.top_via)),
         *(("Route", value) for value in request.headers.get_all("Route")),
@@ -315,5 +317,6 @@ def cancel_for(request: SipRequest) -> SipRequest:
         ("To", request.headers.get("To") or str(request.to)),
         ("Call-ID", request.call_id),
         ("CSeq", str(CSeq(request.cseq.number, "CANCEL"))),
+        *headers,
     ]
     return SipRequest("CANCEL", request.uri, Headers(fields))

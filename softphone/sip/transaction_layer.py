@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import TypeAlias
 
 from softphone.sip.errors import LocalProtocolError
@@ -134,8 +134,9 @@ class TransactionLayer:
         self._register(machine, self._client_index, key)
         return tid, self._track(machine, machine.start(now))
 
-    def send_cancel(self, invite: TransactionId,
-                    now: float) -> tuple[TransactionId | None, list[Effect]]:
+    def send_cancel(self, invite: TransactionId, now: float,
+                    headers: Iterable[tuple[str, str]] = (),
+                    ) -> tuple[TransactionId | None, list[Effect]]:
         """CANCEL the INVITE client transaction ``invite`` (§9.1).
 
         Returns the CANCEL's transaction, or None when the CANCEL waits for a provisional
@@ -146,11 +147,12 @@ class TransactionLayer:
         state = machine.state
         effects = self._track(machine, machine.cancel_sent(now))
         if state is InviteClientState.CALLING:
-            self._pending_cancels[invite] = cancel_for(machine.request)
+            self._pending_cancels[invite] = cancel_for(machine.request, headers)
             return None, effects
         if state is not InviteClientState.PROCEEDING:
             return None, effects
-        cancel_id, sent = self._start_cancel(machine, cancel_for(machine.request), now)
+        cancel_id, sent = self._start_cancel(machine, cancel_for(machine.request, headers),
+                                             now)
         return cancel_id, effects + sent
 
     def send_response(self, transaction: TransactionId, response: SipResponse,

@@ -108,7 +108,7 @@ async def test_invite_client_transaction_retransmits_to_a_late_peer(
     try:
         request = invite(engine, port)
         response = await asyncio.wait_for(
-            engine.send_request(request, Peer(TransportKind.UDP, "127.0.0.1", port)), 10)
+            engine.send_request(request, Peer(TransportKind.UDP, "127.0.0.1", port)).final, 10)
         output, _ = await asyncio.to_thread(sipp.communicate, timeout=10)
     finally:
         if sipp.poll() is None:
