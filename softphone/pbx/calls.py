@@ -19,6 +19,13 @@ On ENDED the call record (``cdr.py``) is handed to the store, whatever ended the
 Hold (RFC 3264 §8.4): a re-INVITE whose stream is sendonly/inactive (or ``c=0.0.0.0``) is
 answered by the engine itself; the *other* party then hears the engine's music on hold, the
 holder hears nothing; the next sendrecv re-INVITE bridges them again.
+
+Ringing a party is an ``Attempt`` (its branches, its ring timer, what to do on answer and on
+failure): the call's first one answers the caller's INVITE; a blind transfer (REFER, RFC 3515)
+starts another one towards the target while the transferee hears music on hold. If the target
+does not answer in time or is busy, the call comes back to the transferrer — to its dialog if
+the transferrer is still on the line, else by ringing the transferrer's devices again with the
+caller's identity (SPEC.md C3: "a blind transfer never loses the call").
 """
 
 from __future__ import annotations
@@ -28,9 +35,9 @@ import enum
 import itertools
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from softphone.media.relay import MediaRelay, RelayLeg
 from softphone.pbx.call_media import LegSdp, RemoteMedia, media_of, parse_sdp
@@ -39,6 +46,7 @@ from softphone.pbx.location import Binding
 from softphone.sip.dialog import (
     AckTimeout,
     Dialog,
+    DialogState,
     SuccessRetransmission,
     new_tag,
 )
@@ -46,10 +54,11 @@ from softphone.sip.errors import RemoteProtocolError
 from softphone.sip.headers import CSeq, Via
 from softphone.sip.message import Headers, SipRequest, SipResponse
 from softphone.sip.sdp import Direction, SdpError, SessionDescription
+from softphone.sip.status import reason_phrase
 from softphone.sip.timers import TimerConfig
 from softphone.sip.transaction import Send, TransactionId
 from softphone.sip.transport import Peer, TransportKind
-from softphone.sip.uri import NameAddr, SipUri, parse_uri
+from softphone.sip.uri import NameAddr, SipUri, parse_name_addr, parse_uri, unescape
 
 __all__ = ["Call", "CallControl", "CallState", "Leg", "Signalling", "peer_of_binding"]
 
@@ -61,6 +70,7 @@ SDP = "application/sdp"
 ANSWERED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 BUSY_STATUSES = frozenset({486, 600})
 DECLINED_STATUSES = frozenset({603})
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
 _call_numbers = itertools.count(1)
 
 
@@ -109,12 +119,46 @@ class Party:
     extension: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A party to ring: who, at which devices, for how long."""
+
+    party: Party
+    bindings: list[Binding]
+    ring_seconds: float
+
+
+class Attempt:
+    """Ringing one party's devices for a call (all at once, §16.6-style parallel forking)."""
+
+    def __init__(self, call: Call, target: Target, presented_as: Party,
+                 on_answer: Callable[[Leg], None],
+                 on_fail: Callable[[list[int]], None]) -> None:
+        self.call = call
+        self.target = target
+        self.presented_as = presented_as  # the identity shown on the ringing phones (From)
+        self.on_answer = on_answer
+        self.on_fail = on_fail
+        self.branches: list[Leg] = []
+        self.done = False
+        self.timed_out = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    def finish(self) -> None:
+        self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+
+
 class Leg:
     """One SIP dialog of a call and the relay leg that faces its phone."""
 
     def __init__(self, call: Call, role: LegRole, media: RelayLeg, peer: Peer,
-                 invite: SipRequest, local_tag: str, device: str = "") -> None:
+                 invite: SipRequest, local_tag: str, device: str = "", *,
+                 party: Party | None = None, attempt: Attempt | None = None) -> None:
         self.call = call
+        self.party = party
+        self.attempt = attempt
         self.role = role
         self.media = media
         self.sdp = LegSdp(media.relay.host, media.local_port)
@@ -151,13 +195,15 @@ class Call:
         self.state = CallState.RINGING
         self.caller_party = caller
         self.callee_party = callee
+        # The two connected legs (a transfer replaces one of them); while ringing, the
+        # current attempt's branches.
         self.caller: Leg | None = None
-        self.branches: list[Leg] = []
         self.callee: Leg | None = None
+        self.attempt: Attempt | None = None
+        self.transfer: Transfer | None = None
         self.early: Leg | None = None  # the branch whose early media the caller hears
         self.our_answer: SessionDescription | None = None  # to the caller's offer
         self.sent_ringing = False
-        self.ring_timer: asyncio.TimerHandle | None = None
         self.record = CallRecord(
             call_id=self.id, direction=direction, caller_number=caller.number,
             caller_name=caller.name, caller_extension=caller.extension,
@@ -168,14 +214,31 @@ class Call:
         return f"Call({self.id} {self.caller_party.number}->{self.callee_party.number} " \
                f"{self.state})"
 
+    @property
+    def branches(self) -> list[Leg]:
+        return self.attempt.branches if self.attempt is not None else []
+
     def legs(self) -> list[Leg]:
-        legs = [self.caller] if self.caller is not None else []
-        return legs + [b for b in self.branches if b is not self.caller]
+        legs = [leg for leg in (self.caller, self.callee) if leg is not None]
+        if self.transfer is not None and self.transfer.transferrer not in legs:
+            legs.append(self.transfer.transferrer)
+        return legs + [b for b in self.branches if b not in legs]
 
     def other(self, leg: Leg) -> Leg | None:
         if leg is self.caller:
             return self.callee
         return self.caller if leg is self.callee else None
+
+
+@dataclass(slots=True)
+class Transfer:
+    """A blind transfer in progress (RFC 3515): who asked, who waits, whom we ring."""
+
+    transferrer: Leg
+    transferee: Leg
+    target: Party
+    refer_dialog: Dialog  # the transferrer's dialog, where the sipfrag NOTIFYs go
+    returning: bool = False  # the target failed: ringing the transferrer again
 
 
 def peer_of_binding(binding: Binding) -> Peer:
@@ -196,30 +259,33 @@ def peer_of_binding(binding: Binding) -> Peer:
 
 class CallControl:
     """Every call of one engine. Runs on the engine's loop; every method is synchronous
-    except where it awaits the store."""
+    except where it awaits the store (``resolve``) or a relay port."""
 
     def __init__(self, signalling: Signalling, relay: MediaRelay, *,
                  timers: TimerConfig, wall_clock: Callable[[], float],
                  save_record: Callable[[CallRecord], None],
-                 user_agent: str = "pbxweb") -> None:
+                 resolve: Callable[[str], Awaitable[Target | None]],
+                 user_agent: str = "pbxweb", transfer_ring_seconds: float = 20.0) -> None:
         self.signalling = signalling
         self.relay = relay
         self.timers = timers
         self.wall_clock = wall_clock
         self.save_record = save_record
+        self.resolve = resolve  # an extension number -> whom to ring, or None
         self.user_agent = user_agent
+        self.transfer_ring_seconds = transfer_ring_seconds
         self.calls: dict[str, Call] = {}
         self._by_server_tid: dict[TransactionId, Call] = {}
         self._dialogs: dict[tuple[str, str], Leg] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- a new call (the engine has authenticated the caller and routed the INVITE) ------------
     async def place(self, tid: TransactionId, invite: SipRequest, source: Peer, *,
-                    caller: Party, callee: Party, bindings: list[Binding],
-                    ring_seconds: float, direction: CallDirection) -> Call:
-        call = Call(tid, invite, caller, callee, direction, self.wall_clock())
+                    caller: Party, target: Target, direction: CallDirection) -> Call:
+        call = Call(tid, invite, caller, target.party, direction, self.wall_clock())
         self.calls[call.id] = call
         self._by_server_tid[tid] = call
-        if not bindings:  # nobody to ring: no media needed either
+        if not target.bindings:  # nobody to ring: no media needed either
             self._fail(call, 480, Disposition.MISSED, "no registered device")
             return call
         try:
@@ -229,7 +295,8 @@ class CallControl:
                 # supported yet; every phone we know sends its offer in the INVITE.
                 raise SdpError("an INVITE without an SDP offer is not supported", 488)
             media = await self.relay.open_leg(name=f"{call.id}-caller")
-            leg = Leg(call, LegRole.CALLER, media, source, invite, call.caller_tag)
+            leg = Leg(call, LegRole.CALLER, media, source, invite, call.caller_tag,
+                      party=caller)
             leg.tid = tid
             call.caller = leg
             call.our_answer = leg.sdp.answer(offer)
@@ -241,17 +308,30 @@ class CallControl:
                        warning=error.msg)
             return call
         self._index(leg)
-        for binding in bindings:
-            await self._fork(call, binding)
-            if call.state is CallState.ENDED:  # the caller gave up while we forked
-                return call
-        call.ring_timer = asyncio.get_running_loop().call_later(
-            ring_seconds, self._ring_timeout, call)
-        logger.info("%r: ringing %d device(s)", call, len(call.branches))
+        attempt = Attempt(call, target, caller, lambda branch: self._connect(call, branch),
+                          lambda statuses: self._all_branches_failed(call, statuses))
+        await self._ring(attempt)
         return call
 
-    async def _fork(self, call: Call, binding: Binding) -> None:
-        assert call.caller is not None
+    async def _ring(self, attempt: Attempt) -> None:
+        """Fork to every device of the attempt's target at once; arm its ring timer."""
+        call = attempt.call
+        call.attempt = attempt
+        for binding in attempt.target.bindings:
+            await self._fork(attempt, binding)
+            if attempt.done or call.state is CallState.ENDED:  # given up while forking
+                return
+        if not attempt.branches:
+            attempt.finish()
+            attempt.on_fail([480])
+            return
+        attempt.timer = asyncio.get_running_loop().call_later(
+            attempt.target.ring_seconds, self._ring_timeout, attempt)
+        logger.info("%r: ringing %s on %d device(s)", call, attempt.target.party.number,
+                    len(attempt.branches))
+
+    async def _fork(self, attempt: Attempt, binding: Binding) -> None:
+        call = attempt.call
         try:
             peer = peer_of_binding(binding)
             target = parse_uri(binding.contact)
@@ -261,56 +341,61 @@ class CallControl:
         media = await self.relay.open_leg(name=f"{call.id}-{binding.aor}")
         call_id = f"{secrets.token_hex(10)}@pbxweb"
         tag = new_tag()
-        caller, callee = call.caller_party, call.callee_party
+        shown, callee = attempt.presented_as, attempt.target.party
         leg_sdp = LegSdp(media.relay.host, media.local_port)
         body = bytes(leg_sdp.offer())
         domain = self.signalling.domain
         fields = [
             ("Via", str(self.signalling.via(peer.kind))),
             ("Max-Forwards", "70"),
-            ("From", str(NameAddr(SipUri(domain, user=caller.number),
-                                  display_name=caller.name or None).with_tag(tag))),
+            ("From", str(NameAddr(SipUri(domain, user=shown.number),
+                                  display_name=shown.name or None).with_tag(tag))),
             ("To", str(NameAddr(SipUri(domain, user=callee.number),
                                 display_name=callee.name or None))),
             ("Call-ID", call_id),
             ("CSeq", str(CSeq(1, "INVITE"))),
             ("Contact", str(self.signalling.contact(peer.kind))),
-            ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"),
+            ("Allow", ALLOW),
             ("User-Agent", self.user_agent),
             ("Content-Type", SDP),
         ]
         invite = SipRequest("INVITE", target, Headers(fields), body)
         leg = Leg(call, LegRole.CALLEE, media, peer, invite, tag,
-                  device=binding.user_agent or binding.contact)
+                  device=binding.user_agent or binding.contact, party=callee, attempt=attempt)
         leg.sdp = leg_sdp
-        call.branches.append(leg)
+        attempt.branches.append(leg)
         self._index(leg)
         sent = self.signalling.send_request(
             invite, peer, on_response=lambda response: self._branch_response(leg, response))
         leg.tid = sent.tid
         sent.final.add_done_callback(lambda future: self._branch_done(leg, future))
 
-    # -- responses from the callee's devices ----------------------------------------------------
+    # -- responses from the ringing devices --------------------------------------------------
     def _branch_response(self, leg: Leg, response: SipResponse) -> None:
-        call = leg.call
         status = response.status_code
         if status == 100:
             return
         if 100 < status < 200:
-            if call.state is not CallState.RINGING or response.to_tag is None:
-                return
-            if leg.dialog is None:
-                leg.dialog = Dialog.as_uac(leg.invite, response,
-                                           self.signalling.contact(leg.peer.kind))
-            if response.body and response.content_type == SDP and call.early is None:
-                self._early_media(call, leg, response)
-            elif not call.sent_ringing and call.early is None:
-                call.sent_ringing = True
-                self._answer_caller(call, 180)
+            self._branch_ringing(leg, response)
         elif 200 <= status < 300:
             self._branch_answered(leg, response)
         else:
             leg.status = status
+
+    def _branch_ringing(self, leg: Leg, response: SipResponse) -> None:
+        call, attempt = leg.call, leg.attempt
+        if attempt is None or attempt.done or response.to_tag is None:
+            return
+        if leg.dialog is None:
+            leg.dialog = Dialog.as_uac(leg.invite, response,
+                                       self.signalling.contact(leg.peer.kind))
+        if call.state is not CallState.RINGING:
+            return  # a transfer's target rings: the transferee keeps its music on hold
+        if response.body and response.content_type == SDP and call.early is None:
+            self._early_media(call, leg, response)
+        elif not call.sent_ringing and call.early is None:
+            call.sent_ringing = True
+            self._answer_caller(call, 180)
 
     def _early_media(self, call: Call, leg: Leg, response: SipResponse) -> None:
         """RFC 3960 early media (a callee's ringback or announcement): the caller hears the
@@ -326,7 +411,7 @@ class CallControl:
         self._answer_caller(call, 183, sdp=True)
 
     def _branch_answered(self, leg: Leg, response: SipResponse) -> None:
-        call = leg.call
+        call, attempt = leg.call, leg.attempt
         if leg.dialog is None or leg.dialog.id.remote_tag != (response.to_tag or ""):
             leg.dialog = Dialog.as_uac(leg.invite, response,
                                        self.signalling.contact(leg.peer.kind))
@@ -337,7 +422,7 @@ class CallControl:
             return
         ack = leg.dialog.ack_for_2xx(leg.invite, self.signalling.via(leg.peer.kind))
         self.signalling.send_direct(ack, leg.peer)
-        if call.state is not CallState.RINGING or call.callee is not None:
+        if attempt is None or attempt.done or call.state is CallState.ENDED:
             # Answered elsewhere a moment earlier, or the caller hung up meanwhile: the
             # 2xx crossed our CANCEL. Acknowledge, then end this device's call (§15).
             self._bye(leg)
@@ -348,30 +433,53 @@ class CallControl:
         except RemoteProtocolError as error:
             logger.warning("%r: unusable answer from %s (%s)", call, leg.peer, error.msg)
             self._bye(leg)
+            leg.status = 488
             self._close_leg(leg)
+            self._maybe_all_failed(attempt)
             return
-        self._connect(call, leg)
+        attempt.finish()
+        for other in attempt.branches:
+            if other is not leg and other.status is None:
+                self._cancel_branch(other, ANSWERED_ELSEWHERE)
+        self._apply_remote(leg)
+        attempt.on_answer(leg)
 
     def _branch_done(self, leg: Leg,
                      future: asyncio.Future[SipResponse | None]) -> None:
         """The branch's INVITE transaction has its final outcome (a non-2xx, a timeout)."""
         response = None if future.cancelled() else future.result()
-        call = leg.call
         if response is None:
             leg.status = leg.status or 408
         elif response.status_code >= 300:
             leg.status = response.status_code
         else:
             return
-        if leg is not call.callee:
+        if leg is not leg.call.callee:
             self._close_leg(leg)
-        if call.state is CallState.RINGING and all(
-                b.status is not None for b in call.branches):
-            self._all_branches_failed(call)
+        if leg.attempt is not None:
+            self._maybe_all_failed(leg.attempt)
 
-    def _all_branches_failed(self, call: Call) -> None:
-        statuses = [b.status for b in call.branches if b.status is not None]
-        if statuses and all(s in BUSY_STATUSES for s in statuses):
+    def _maybe_all_failed(self, attempt: Attempt) -> None:
+        if not attempt.done and all(b.status is not None for b in attempt.branches):
+            attempt.finish()
+            attempt.on_fail([b.status for b in attempt.branches if b.status is not None])
+
+    def _ring_timeout(self, attempt: Attempt) -> None:
+        if attempt.done:
+            return
+        attempt.finish()
+        attempt.timed_out = True
+        for branch in attempt.branches:
+            if branch.status is None:
+                self._cancel_branch(branch, None)
+        attempt.on_fail([480])
+
+    def _all_branches_failed(self, call: Call, statuses: list[int]) -> None:
+        if call.state is not CallState.RINGING:
+            return
+        if call.attempt is not None and call.attempt.timed_out:
+            self._fail(call, 480, Disposition.MISSED, "no answer", ended_by="timeout")
+        elif statuses and all(s in BUSY_STATUSES for s in statuses):
             self._fail(call, 486, Disposition.BUSY, "busy everywhere")
         elif any(s in DECLINED_STATUSES for s in statuses) and all(
                 s in BUSY_STATUSES | DECLINED_STATUSES for s in statuses):
@@ -386,7 +494,7 @@ class CallControl:
         leg = call.caller
         assert leg is not None and leg.tid is not None
         headers = [("Contact", str(self.signalling.contact(leg.peer.kind))),
-                   ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")]
+                   ("Allow", ALLOW)]
         body = b""
         if sdp and call.our_answer is not None:
             headers.append(("Content-Type", SDP))
@@ -395,17 +503,11 @@ class CallControl:
                                 f"{call.id}", to_tag=leg.local_tag, body=body)
 
     def _connect(self, call: Call, leg: Leg) -> None:
-        """The first 2xx: this branch is the callee; the others stop ringing."""
+        """The first 2xx of the first attempt: this branch is the callee."""
         caller = call.caller
         assert caller is not None and caller.tid is not None and call.our_answer is not None
         call.callee = leg
         call.state = CallState.ANSWERED
-        if call.ring_timer is not None:
-            call.ring_timer.cancel()
-        for other in call.branches:
-            if other is not leg and other.status is None:
-                self._cancel_branch(other, ANSWERED_ELSEWHERE)
-        self._apply_remote(leg)
         self._route_media(call)
         record = call.record
         record.answered_at = self.wall_clock()
@@ -425,7 +527,7 @@ class CallControl:
         caller = call.caller
         assert caller is not None and caller.tid is not None and call.our_answer is not None
         headers = [("Contact", str(self.signalling.contact(caller.peer.kind))),
-                   ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"),
+                   ("Allow", ALLOW),
                    ("Content-Type", SDP)]
         body = bytes(call.our_answer)
         self.signalling.respond(caller.tid, caller.invite, 200, headers, call.id,
@@ -480,14 +582,12 @@ class CallControl:
                    ended_by="caller")
         return True
 
-    def _ring_timeout(self, call: Call) -> None:
-        if call.state is CallState.RINGING:
-            self._fail(call, 480, Disposition.MISSED, "no answer", ended_by="timeout")
-
     def _fail(self, call: Call, status: int, disposition: Disposition, detail: str, *,
               ended_by: str = "", warning: str | None = None) -> None:
         """End a call that was never answered: answer the caller ``status``, stop every
         branch, write the record."""
+        if call.attempt is not None:
+            call.attempt.finish()
         for branch in call.branches:
             if branch.status is None:
                 self._cancel_branch(branch, None)
@@ -513,9 +613,18 @@ class CallControl:
             self.signalling.respond(tid, request, error.status_hint, detail=error.msg)
             return True
         method = request.method
+        call = leg.call
         if method == "BYE":
-            self.signalling.respond(tid, request, 200, detail=leg.call.id)
-            self._hang_up(leg.call, leg, leg.role.value)
+            self.signalling.respond(tid, request, 200, detail=call.id)
+            transfer = call.transfer
+            if transfer is not None and leg is transfer.transferrer:
+                # RFC 5589 §6.1: the transferor hangs up once its REFER is accepted (most
+                # desk phones do at once); the transferee stays, on music on hold.
+                self._leave(call, leg)
+            else:
+                self._hang_up(call, leg, leg.role.value)
+        elif method == "REFER":
+            self._spawn(self._refer(tid, leg, request))
         elif method == "INVITE":
             self._reinvite(tid, leg, request)
         elif method in ("INFO", "OPTIONS", "NOTIFY"):
@@ -524,7 +633,7 @@ class CallControl:
             self.signalling.respond(tid, request, 200, detail=leg.call.id)
         else:
             self.signalling.respond(
-                tid, request, 405, [("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")])
+                tid, request, 405, [("Allow", ALLOW)])
         return True
 
     def _reinvite(self, tid: TransactionId, leg: Leg, request: SipRequest) -> None:
@@ -567,6 +676,135 @@ class CallControl:
         else:
             self._watch(leg)
 
+    # -- blind transfer (RFC 3515, RFC 5589 §6) ------------------------------------------------
+    async def _refer(self, tid: TransactionId, leg: Leg, request: SipRequest) -> None:
+        """``leg``'s phone asks us to hand the other party to Refer-To."""
+        call = leg.call
+        transferee = call.other(leg)
+        if call.state is not CallState.ANSWERED or transferee is None \
+                or call.transfer is not None:
+            self.signalling.respond(tid, request, 491, detail="no call to transfer now")
+            return
+        try:
+            number = refer_target(request)
+        except RemoteProtocolError as error:
+            self.signalling.respond(tid, request, error.status_hint, [
+                ("Warning", f'399 pbxweb "{_quoted(error.msg)}"')], detail=error.msg)
+            return
+        target = await self.resolve(number)
+        if call.state is not CallState.ANSWERED or call.transfer is not None:
+            self.signalling.respond(tid, request, 491, detail="the call changed meanwhile")
+            return
+        if target is None:
+            self.signalling.respond(tid, request, 404, detail=f"no extension {number[:20]!r}")
+            return
+        assert leg.dialog is not None
+        self.signalling.respond(tid, request, 202, [("Contact", str(
+            self.signalling.contact(leg.peer.kind)))], detail=f"{call.id} -> {number}")
+        transfer = Transfer(leg, transferee, target.party, leg.dialog)
+        call.transfer = transfer
+        call.record.transfers.append(
+            f"{_number(leg.party)} -> {target.party.number} (blind)")
+        self._notify_transfer(transfer, 100)
+        self._route_media(call)
+        logger.info("%r: %s transfers %s to %s", call, _number(leg.party),
+                    _number(transferee.party), target.party.number)
+        await self._ring(Attempt(
+            call, Target(target.party, target.bindings, min(target.ring_seconds,
+                                                            self.transfer_ring_seconds)),
+            transferee.party or call.caller_party,
+            lambda branch: self._transfer_answered(transfer, branch),
+            lambda statuses: self._transfer_failed(transfer, statuses)))
+
+    def _transfer_answered(self, transfer: Transfer, leg: Leg) -> None:
+        call = transfer.transferee.call
+        gone = transfer.transferrer
+        if call.caller is gone:
+            call.caller = leg
+        else:
+            call.callee = leg
+        call.transfer = None
+        call.attempt = None
+        outcome = "back to the transferrer" if transfer.returning else "answered"
+        call.record.transfers[-1] += f": {outcome}"
+        self._notify_transfer(transfer, 200, final=True)
+        self._route_media(call)
+        self._watch(leg)
+        if gone.dialog is not None and gone.dialog.state is DialogState.CONFIRMED:
+            self._bye(gone)  # RFC 5589: the transferor's part is over
+        if gone is not call.caller and gone is not call.callee:
+            self._close_leg(gone)
+        logger.info("%r: transfer %s, now with %s", call, outcome, leg.device[:60])
+
+    def _transfer_failed(self, transfer: Transfer, statuses: list[int]) -> None:
+        """The target did not answer or was busy: the call comes back (SPEC.md C3)."""
+        call = transfer.transferee.call
+        if call.state is CallState.ENDED:
+            return
+        status = 486 if statuses and all(s in BUSY_STATUSES for s in statuses) else 480
+        back = transfer.transferrer
+        if back.dialog is not None and back.dialog.state is DialogState.CONFIRMED:
+            # Still on the line (e.g. waiting for the outcome): reconnect at once.
+            call.transfer = None
+            call.attempt = None
+            call.record.transfers[-1] += f": {status}, back to the transferrer"
+            self._notify_transfer(transfer, status, final=True)
+            self._route_media(call)
+            logger.info("%r: transfer failed (%d); back with the transferrer", call, status)
+            return
+        if transfer.returning:
+            call.record.transfers[-1] += f": {status}, nobody took the call back"
+            logger.info("%r: the transferrer did not take the call back", call)
+            self._hang_up(call, None, "transfer-failed")
+            return
+        transfer.returning = True
+        call.record.transfers[-1] += f": {status}, ringing the transferrer again"
+        self._spawn(self._ring_back(transfer))
+
+    async def _ring_back(self, transfer: Transfer) -> None:
+        call = transfer.transferee.call
+        party = transfer.transferrer.party
+        target = await self.resolve(party.number) if party is not None else None
+        if target is None or call.state is CallState.ENDED:
+            self._hang_up(call, None, "transfer-failed")
+            return
+        logger.info("%r: ringing the transferrer %s again", call, party.number if party else "")
+        await self._ring(Attempt(
+            call, Target(target.party, target.bindings, target.ring_seconds),
+            transfer.transferee.party or call.caller_party,
+            lambda branch: self._transfer_answered(transfer, branch),
+            lambda statuses: self._transfer_failed(transfer, statuses)))
+
+    def _leave(self, call: Call, leg: Leg) -> None:
+        """The transferrer hung up during its transfer: its leg goes, the call stays."""
+        self.relay.unwatch_inactivity(leg.media)
+        self._close_leg(leg)
+
+    def _notify_transfer(self, transfer: Transfer, status: int, *, final: bool = False) -> None:
+        """RFC 3515 §2.4.5: the outcome of the REFER as a sipfrag NOTIFY to the
+        transferrer, while its dialog lasts."""
+        dialog = transfer.refer_dialog
+        if dialog.state is not DialogState.CONFIRMED:
+            return
+        state = "terminated;reason=noresource" if final else "active;expires=60"
+        notify = dialog.create_request(
+            "NOTIFY", self.signalling.via(transfer.transferrer.peer.kind),
+            headers=[("Event", "refer"), ("Subscription-State", state)],
+            body=f"SIP/2.0 {status} {reason_phrase(status)}\r\n".encode(),
+            content_type="message/sipfrag;version=2.0")
+        self.signalling.send_request(notify, transfer.transferrer.peer)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                logger.error("call control task failed", exc_info=finished.exception())
+
+        task.add_done_callback(done)
+
     # -- media ---------------------------------------------------------------------------------
     def _apply_remote(self, leg: Leg) -> None:
         remote = leg.remote
@@ -579,9 +817,15 @@ class CallControl:
 
     def _route_media(self, call: Call) -> None:
         """Who hears what (RFC 3264 §8.4 hold): a holding leg hears nothing; the other side
-        of a holding leg hears music on hold; otherwise the two legs hear each other."""
+        of a holding leg hears music on hold; otherwise the two legs hear each other. During
+        a blind transfer the transferee hears music and the transferrer nothing."""
         a, b = call.caller, call.callee
         if a is None or b is None:
+            return
+        if call.transfer is not None:
+            self.relay.set_source(call.transfer.transferee.media, self.relay.music_on_hold)
+            if not call.transfer.transferrer.media.closed:
+                self.relay.set_source(call.transfer.transferrer.media, None)
             return
         for leg, other in ((a, b), (b, a)):
             if leg.holding:
@@ -609,9 +853,17 @@ class CallControl:
     def _hang_up(self, call: Call, by: Leg | None, ended_by: str) -> None:
         if call.state is CallState.ENDED:
             return
+        if call.attempt is not None and not call.attempt.done:  # e.g. a transfer ringing
+            call.attempt.finish()
+            for branch in call.attempt.branches:
+                if branch.status is None:
+                    self._cancel_branch(branch, None)
         for leg in call.legs():
-            if leg is not by and leg.dialog is not None and not leg.dialog.terminated:
+            if leg is not by and leg.dialog is not None and not leg.dialog.terminated \
+                    and leg.dialog.state is DialogState.CONFIRMED:
                 self._bye(leg)
+        if call.transfer is not None:
+            self._notify_transfer(call.transfer, 487, final=True)
         call.record.ended_by = ended_by
         self._end(call)
 
@@ -628,8 +880,8 @@ class CallControl:
 
     def _end(self, call: Call) -> None:
         call.state = CallState.ENDED
-        if call.ring_timer is not None:
-            call.ring_timer.cancel()
+        if call.attempt is not None:
+            call.attempt.finish()
         for leg in call.legs():
             self._close_leg(leg)
         call.record.ended_at = self.wall_clock()
@@ -643,10 +895,9 @@ class CallControl:
             leg.retransmit_timer = None
         if not leg.media.closed:
             self.relay.close_leg(leg.media)
-        if leg.call.state is CallState.ENDED or leg.status is not None:
-            # Keep the dialog a moment for late BYE/ACK retransmissions? They get 481,
-            # which every UA accepts as "already gone" (§15.1.2).
-            self._dialogs.pop(leg.key, None)
+        # Late retransmissions of a BYE for a closed leg get 481, which every UA takes as
+        # "already gone" (§15.1.2).
+        self._dialogs.pop(leg.key, None)
 
     def _index(self, leg: Leg) -> None:
         self._dialogs[leg.key] = leg
@@ -659,6 +910,26 @@ class CallControl:
                            ended_by="shutdown")
             else:
                 self._hang_up(call, None, "shutdown")
+
+
+def refer_target(request: SipRequest) -> str:
+    """The extension number in a REFER's Refer-To (RFC 3515 §2.1), or RemoteProtocolError."""
+    values = request.headers.values("Refer-To")
+    if len(values) != 1:
+        raise RemoteProtocolError("a REFER needs exactly one Refer-To (RFC 3515 §2.4.1)")
+    target = parse_name_addr(values[0]).uri
+    if not isinstance(target, SipUri) or not target.user:
+        raise RemoteProtocolError("Refer-To is not a sip: URI with a user part")
+    if any(name.lower() == "replaces" for name, _ in target.headers):
+        raise RemoteProtocolError("attended transfer (Replaces) is not supported yet", 501)
+    number = unescape(target.user)
+    if not number.isdigit() or len(number) > 32:
+        raise RemoteProtocolError(f"Refer-To user {number[:20]!r} is not a number")
+    return number
+
+
+def _number(party: Party | None) -> str:
+    return party.number if party is not None else "?"
 
 
 def _quoted(text: str) -> str:

@@ -38,7 +38,7 @@ from softphone.media.relay import MediaRelay
 from softphone.media.transport import PortAllocator
 from softphone.pbx.authentication import MAX_USERNAME, AuthDecision, RequestAuthenticator
 from softphone.pbx.bans import AuthFailureBans
-from softphone.pbx.calls import CallControl, Party
+from softphone.pbx.calls import CallControl, Party, Target
 from softphone.pbx.cdr import CallDirection, CallRecord
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.credentials import CredentialCache
@@ -84,7 +84,8 @@ from softphone.sip.uri import NameAddr, SipUri, unescape
 logger = logging.getLogger("softphone.engine")
 
 # What this engine implements today; the list grows with call control (§20.5).
-ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO")
+ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "REFER",
+                   "NOTIFY")
 # Option tags we honour in Require (§8.2.2.3): none yet, so any Require gets 420.
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset()
 ACCEPTED_BODIES = "application/sdp"
@@ -134,7 +135,8 @@ class Engine:
                                 config.media_host or config.host,
                                 inactivity_timeout=config.rtp_timeout)
         self.calls = CallControl(self, self.relay, timers=timers, wall_clock=wall_clock,
-                                 save_record=self._save_record, user_agent=config.user_agent)
+                                 save_record=self._save_record, resolve=self._resolve,
+                                 user_agent=config.user_agent)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -430,18 +432,23 @@ class Engine:
             self._respond(tid, request, 404, detail="no such extension")
             return
         assert isinstance(request.uri, SipUri) and request.uri.user
-        callee = unescape(request.uri.user)[:MAX_USERNAME]
         caller_info = await self._extension_info(caller)
-        callee_info = await self._extension_info(callee)
-        bindings = self.location.lookup(callee, self.wall_clock())
+        target = await self._resolve(unescape(request.uri.user)[:MAX_USERNAME])
+        assert target is not None  # _is_extension said so
         await self.calls.place(
             tid, request, source,
-            caller=Party(caller, caller_info.display_name, caller),
-            callee=Party(callee, callee_info.display_name, callee),
-            bindings=bindings, ring_seconds=callee_info.ring_seconds,
+            caller=Party(caller, caller_info.display_name, caller), target=target,
             direction=CallDirection.INTERNAL)
 
     # -- helpers ----------------------------------------------------------------------------
+    async def _resolve(self, number: str) -> Target | None:
+        """An extension to ring: its name, its live devices, its ring time."""
+        if await self.credentials.get(number[:MAX_USERNAME]) is None:
+            return None
+        info = await self._extension_info(number)
+        return Target(Party(number, info.display_name, number),
+                      self.location.lookup(number, self.wall_clock()), info.ring_seconds)
+
     async def _extension_info(self, number: str) -> ExtensionInfo:
         try:
             info = await self.store.extension_info(number)

@@ -14,8 +14,12 @@ import struct
 from dataclasses import dataclass, field
 from typing import cast
 
+from softphone.pbx.cdr import CallRecord
+from softphone.pbx.engine import Engine
+from softphone.pbx.storage import MemoryStore
 from softphone.sip.message import SipRequest, SipResponse
 from softphone.sip.parser import parse_message
+from softphone.sip.transport import TransportKind
 from tests.softphone.pbx.sipclient import challenge_for, digest_authorization
 
 DOMAIN = "127.0.0.1"
@@ -313,3 +317,23 @@ class Phone:
 
     def payloads(self) -> list[bytes]:
         return [data[12:] for data, _ in self.rtp.received]
+
+
+async def phones(engine: Engine, *users: str) -> list[Phone]:
+    """Phones for ``users``, registered to ``engine`` over UDP (close them when done)."""
+    out = []
+    for user in users:
+        phone = await Phone(user, engine.addresses[TransportKind.UDP]).__aenter__()
+        await phone.register()
+        out.append(phone)
+    return out
+
+
+async def record_of(store: MemoryStore, timeout: float = 2.0) -> CallRecord:
+    """The last call record written (they are written a moment after the call ends)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not store.call_records:
+        assert loop.time() < deadline, "no call record written"
+        await asyncio.sleep(0.01)
+    return store.call_records[-1]

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from softphone.pbx.cdr import CallDirection, CallRecord, Disposition
+from softphone.pbx.cdr import CallDirection, Disposition
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.engine import Engine
 from softphone.pbx.storage import ExtensionInfo, MemoryStore
 from tests.softphone.pbx.conftest import config_with, credentials, udp_address
-from tests.softphone.pbx.phone import Phone, sdp
+from tests.softphone.pbx.phone import Phone, phones, record_of, sdp
 
 pytestmark = pytest.mark.asyncio
 
@@ -31,15 +31,6 @@ def engine_config() -> EngineConfig:
     return config_with(rtp_port_first=21000, rtp_port_last=21199)
 
 
-async def phones(engine: Engine, *users: str) -> list[Phone]:
-    out = []
-    for user in users:
-        phone = await Phone(user, udp_address(engine)).__aenter__()
-        await phone.register()
-        out.append(phone)
-    return out
-
-
 @pytest.fixture
 async def three(engine: Engine) -> AsyncIterator[tuple[Phone, Phone, Phone]]:
     a, b, c = await phones(engine, "201", "202", "203")
@@ -48,15 +39,6 @@ async def three(engine: Engine) -> AsyncIterator[tuple[Phone, Phone, Phone]]:
     finally:
         for phone in (a, b, c):
             await phone.__aexit__()
-
-
-async def record_of(store: MemoryStore, timeout: float = 2.0) -> CallRecord:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not store.call_records:
-        assert loop.time() < deadline, "no call record written"
-        await asyncio.sleep(0.01)
-    return store.call_records[-1]
 
 
 async def test_a_call_rings_is_answered_carries_audio_both_ways_and_hangs_up(
