@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "axes",
     "pbxweb.accounts",
+    "pbxweb.history",
     "pbxweb.webclient",
     "softphone",
     "presence",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 from django.utils import timezone
 
 from pbxweb.accounts.models import Extension
+from pbxweb.history import models as history
 from softphone.models import Registration
+from softphone.pbx.cdr import CallRecord
 from softphone.pbx.location import Binding
 from softphone.pbx.storage import SipCredentials
 
@@ -76,3 +79,35 @@ class OrmStore:
                     upsert,
                     [(b.aor, b.contact[:512], b.expires_at, b.call_id[:256], b.cseq, b.q,
                       b.source[:128], b.user_agent[:256], now) for b in upserts])
+
+    async def save_call_record(self, record: CallRecord) -> None:
+        await sync_to_async(self._save_call_record, thread_sensitive=False)(record)
+
+    def _save_call_record(self, record: CallRecord) -> None:
+        # Keyed on call_id: a call saved twice (a retry, a late BYE) stays one row, and the
+        # user's ``seen`` mark survives. Strings are cut to their columns because PostgreSQL
+        # refuses what SQLite would store, and a long User-Agent must not lose the record.
+        history.CallRecord.objects.update_or_create(call_id=record.call_id, defaults={
+            "direction": str(record.direction),
+            "caller_number": record.caller_number[:128],
+            "caller_name": record.caller_name[:128],
+            "callee_number": record.callee_number[:128],
+            "callee_name": record.callee_name[:128],
+            "caller_extension": record.caller_extension,
+            "callee_extension": record.callee_extension,
+            "answered_by": record.answered_by[:128],
+            "answered_device": record.answered_device[:256],
+            "started_at": _aware(record.started_at),
+            "answered_at": None if record.answered_at is None else _aware(record.answered_at),
+            "ended_at": None if record.ended_at is None else _aware(record.ended_at),
+            "duration_seconds": record.duration,
+            "disposition": str(record.disposition),
+            "status_code": record.status_code,
+            "ended_by": record.ended_by[:32],
+            "transfers": list(record.transfers),
+        })
+
+
+def _aware(epoch: float) -> datetime:
+    """Wall-clock epoch seconds (the engine's clock) as an aware UTC datetime."""
+    return datetime.fromtimestamp(epoch, tz=UTC)

@@ -45,3 +45,48 @@ async def test_save_bindings_upserts_and_removes() -> None:
     assert await store.load_bindings() == [refreshed]
     row = await Registration.objects.aget(aor="301")
     assert row.updated_at is not None and row.cseq == 2
+
+
+async def test_save_call_record_writes_one_row_per_call_and_updates_it() -> None:
+    from datetime import UTC, datetime
+
+    from pbxweb.history.models import CallRecord as CallRecordRow
+    from softphone.pbx.cdr import CallDirection, CallRecord, Disposition
+
+    store = OrmStore()
+    record = CallRecord(
+        call_id="c7-0a1b2c3d", direction=CallDirection.INBOUND, caller_number="+3250123456",
+        callee_number="201", started_at=1_772_442_000.25, caller_name="Bibliotheek",
+        callee_name="Onthaal", callee_extension="201", disposition=Disposition.MISSED,
+        status_code=480, ended_by="timeout", ended_at=1_772_442_025.25,
+        answered_device="x" * 300)
+    await store.save_call_record(record)
+    row = await CallRecordRow.objects.aget(call_id="c7-0a1b2c3d")
+    assert (row.direction, row.disposition, row.status_code, row.ended_by) == (
+        "inbound", "missed", 480, "timeout")
+    assert (row.caller_number, row.caller_name, row.caller_extension) == (
+        "+3250123456", "Bibliotheek", None)
+    assert (row.callee_number, row.callee_name, row.callee_extension) == (
+        "201", "Onthaal", "201")
+    assert row.started_at == datetime(2026, 3, 2, 9, 0, 0, 250000, tzinfo=UTC)
+    assert row.ended_at == datetime(2026, 3, 2, 9, 0, 25, 250000, tzinfo=UTC)
+    assert row.answered_at is None and row.duration_seconds == 0.0
+    assert row.answered_device == "x" * 256  # cut to the column, not refused
+    assert row.transfers == [] and not row.seen
+
+    # The same call saved again (answered after all, then transferred) updates the row; the
+    # user's "seen" mark stays.
+    row.seen = True
+    await row.asave(update_fields=["seen"])
+    record.disposition = Disposition.ANSWERED
+    record.answered_by, record.answered_device = "203", "Yealink T54W"
+    record.answered_at, record.ended_at = 1_772_442_010.0, 1_772_442_100.5
+    record.transfers.append("203 -> 204 (blind)")
+    await store.save_call_record(record)
+    assert await CallRecordRow.objects.acount() == 1
+    row = await CallRecordRow.objects.aget(call_id="c7-0a1b2c3d")
+    assert (row.disposition, row.answered_by, row.answered_device) == (
+        "answered", "203", "Yealink T54W")
+    assert row.answered_at == datetime(2026, 3, 2, 9, 0, 10, tzinfo=UTC)
+    assert row.duration_seconds == pytest.approx(90.5)
+    assert row.transfers == ["203 -> 204 (blind)"] and row.seen
