@@ -51,7 +51,7 @@ from softphone.sip.dialog import (
     new_tag,
 )
 from softphone.sip.errors import RemoteProtocolError
-from softphone.sip.headers import CSeq, Via
+from softphone.sip.headers import CSeq, Replaces, Via, parse_replaces
 from softphone.sip.message import Headers, SipRequest, SipResponse
 from softphone.sip.sdp import Direction, SdpError, SessionDescription
 from softphone.sip.status import reason_phrase
@@ -686,10 +686,13 @@ class CallControl:
             self.signalling.respond(tid, request, 491, detail="no call to transfer now")
             return
         try:
-            number = refer_target(request)
+            number, replaces = refer_target(request)
         except RemoteProtocolError as error:
             self.signalling.respond(tid, request, error.status_hint, [
                 ("Warning", f'399 pbxweb "{_quoted(error.msg)}"')], detail=error.msg)
+            return
+        if replaces is not None:
+            self._attended(tid, leg, request, replaces)
             return
         target = await self.resolve(number)
         if call.state is not CallState.ANSWERED or call.transfer is not None:
@@ -715,6 +718,141 @@ class CallControl:
             transferee.party or call.caller_party,
             lambda branch: self._transfer_answered(transfer, branch),
             lambda statuses: self._transfer_failed(transfer, statuses)))
+
+    # -- attended transfer (RFC 3891 Replaces) ------------------------------------------------
+    def _attended(self, tid: TransactionId, leg: Leg, request: SipRequest,
+                  replaces: Replaces) -> None:
+        """``leg``'s phone has two calls — this one (the other party on hold) and the
+        consultation named by Replaces — and asks us to join the two other parties."""
+        consult = self._replaced_leg(replaces)
+        if consult is None or consult is leg:
+            self.signalling.respond(tid, request, 404, [
+                ("Warning", '399 pbxweb "Replaces names no call of yours"')],
+                detail="Replaces matches no dialog")
+            return
+        if consult.party is None or leg.party is None or \
+                consult.party.number != leg.party.number:
+            # Only one's own calls can be joined: never someone else's (RFC 3891 §3 asks
+            # for authorization; a colleague's dialog ids are not a licence).
+            self.signalling.respond(tid, request, 403, detail="Replaces names another's call")
+            return
+        first, second = leg.call, consult.call
+        held, target = first.other(leg), second.other(consult)
+        if target is None or held is None or second.state is not CallState.ANSWERED:
+            self.signalling.respond(tid, request, 491, [
+                ("Warning", '399 pbxweb "the consultation call is not answered"')],
+                detail="consultation not answered")
+            return
+        self.signalling.respond(tid, request, 202, [("Contact", str(
+            self.signalling.contact(leg.peer.kind)))], detail=f"{first.id} joins {second.id}")
+        assert leg.dialog is not None
+        self._notify_transfer(Transfer(leg, held, target.party or Party("?"), leg.dialog),
+                              200, final=True)
+        # The consultation's other party moves into this call, in the transferrer's place.
+        self._detach(second, target)
+        target.call = first
+        if first.caller is leg:
+            first.caller = target
+        else:
+            first.callee = target
+        first.record.transfers.append(
+            f"{_number(leg.party)} -> {_number(target.party)} (attended): answered")
+        second.record.transfers.append(
+            f"{_number(consult.party)} joined {_number(target.party)} to "
+            f"{_number(held.party)} (attended)")
+        for gone in (leg, consult):
+            self._bye(gone)
+            self._close_leg(gone)
+        self._route_media(first)
+        self._watch(target)
+        second.record.ended_by = "transfer"
+        self._end(second)
+        logger.info("%r: attended transfer by %s: %s now talks with %s", first,
+                    _number(leg.party), _number(held.party), _number(target.party))
+
+    def _replaced_leg(self, replaces: Replaces) -> Leg | None:
+        """The leg whose dialog Replaces names (tags as the engine sees them, §3)."""
+        leg = self._dialogs.get((replaces.call_id, replaces.to_tag))
+        if leg is None or leg.dialog is None or leg.dialog.id.remote_tag != replaces.from_tag:
+            return None
+        return leg
+
+    @staticmethod
+    def _detach(call: Call, leg: Leg) -> None:
+        """Take ``leg`` out of ``call`` (it moves to another call)."""
+        if call.caller is leg:
+            call.caller = None
+        if call.callee is leg:
+            call.callee = None
+        if call.attempt is not None and leg in call.attempt.branches:
+            call.attempt.branches.remove(leg)
+        leg.attempt = None
+
+    # -- an INVITE with Replaces (RFC 3891 §3) ---------------------------------------------------
+    async def replace(self, tid: TransactionId, invite: SipRequest, source: Peer, *,
+                      caller: Party, replaces: Replaces) -> None:
+        """A phone takes over a dialog of one of our calls: its new leg replaces the named
+        one (an attended transfer completed by the phone, a pickup from a BLF key)."""
+        old = self._replaced_leg(replaces)
+        if old is None or old.call.state is CallState.ENDED:
+            self.signalling.respond(tid, invite, 481, detail="Replaces matches no dialog")
+            return
+        call = old.call
+        other = call.other(old)
+        parties = {p.number for p in (old.party, other.party if other else None) if p}
+        if caller.number not in parties:
+            self.signalling.respond(tid, invite, 403, detail="Replaces names another's call")
+            return
+        confirmed = old.dialog is not None and old.dialog.state is DialogState.CONFIRMED
+        if replaces.early_only and confirmed:
+            self.signalling.respond(tid, invite, 486, detail="early-only, but answered")
+            return
+        if not confirmed or other is None or call.state is not CallState.ANSWERED:
+            self.signalling.respond(tid, invite, 481, detail="only answered calls here")
+            return
+        try:
+            offer = parse_sdp(invite.body) if invite.body else None
+            if offer is None:
+                raise SdpError("an INVITE without an SDP offer is not supported", 488)
+            media = await self.relay.open_leg(name=f"{call.id}-replaces")
+        except RemoteProtocolError as error:
+            self.signalling.respond(tid, invite, error.status_hint, detail=error.msg)
+            return
+        leg = Leg(call, LegRole.CALLER, media, source, invite, new_tag(), party=caller)
+        leg.tid = tid
+        try:
+            answer = leg.sdp.answer(offer)
+            leg.remote = media_of(offer, answer)
+        except RemoteProtocolError as error:
+            self.relay.close_leg(media)
+            self.signalling.respond(tid, invite, error.status_hint, detail=error.msg)
+            return
+        if call.state is not CallState.ANSWERED or call.other(old) is None:
+            self.relay.close_leg(media)
+            self.signalling.respond(tid, invite, 481, detail="the call ended meanwhile")
+            return
+        headers = [("Contact", str(self.signalling.contact(source.kind))), ("Allow", ALLOW),
+                   ("Content-Type", SDP)]
+        body = bytes(answer)
+        self.signalling.respond(tid, invite, 200, headers, f"{call.id} replaced",
+                                to_tag=leg.local_tag, body=body)
+        response = invite.make_response(200, to_tag=leg.local_tag, headers=headers, body=body)
+        leg.dialog = Dialog.as_uas(invite, leg.local_tag, self.signalling.contact(source.kind))
+        leg.dialog.response_sent(invite, response)
+        self._retransmit_until_acked(leg, response)
+        self._index(leg)
+        self._apply_remote(leg)
+        if call.caller is old:
+            call.caller = leg
+        else:
+            call.callee = leg
+        call.record.transfers.append(f"{_number(old.party)} replaced by {caller.number}")
+        self._bye(old)
+        self._close_leg(old)
+        self._route_media(call)
+        self._watch(leg)
+        logger.info("%r: %s took over the dialog of %s", call, caller.number,
+                    _number(old.party))
 
     def _transfer_answered(self, transfer: Transfer, leg: Leg) -> None:
         call = transfer.transferee.call
@@ -837,10 +975,8 @@ class CallControl:
 
     def _watch(self, leg: Leg) -> None:
         """Hang up when this phone's RTP stops (it vanished: power, network, crash)."""
-        call = leg.call
-
         def dead(_media: RelayLeg) -> None:
-            self._media_dead(call)
+            self._media_dead(leg.call)  # the leg may have moved to another call meanwhile
 
         self.relay.watch_inactivity(leg.media, dead)
 
@@ -912,20 +1048,23 @@ class CallControl:
                 self._hang_up(call, None, "shutdown")
 
 
-def refer_target(request: SipRequest) -> str:
-    """The extension number in a REFER's Refer-To (RFC 3515 §2.1), or RemoteProtocolError."""
+def refer_target(request: SipRequest) -> tuple[str, Replaces | None]:
+    """The extension number in a REFER's Refer-To (RFC 3515 §2.1) and, for an attended
+    transfer, the dialog its ``?Replaces=`` names (RFC 3891 §7.1); or RemoteProtocolError."""
     values = request.headers.values("Refer-To")
     if len(values) != 1:
         raise RemoteProtocolError("a REFER needs exactly one Refer-To (RFC 3515 §2.4.1)")
     target = parse_name_addr(values[0]).uri
     if not isinstance(target, SipUri) or not target.user:
         raise RemoteProtocolError("Refer-To is not a sip: URI with a user part")
-    if any(name.lower() == "replaces" for name, _ in target.headers):
-        raise RemoteProtocolError("attended transfer (Replaces) is not supported yet", 501)
+    replaces = [unescape(value) for name, value in target.headers
+                if name.lower() == "replaces"]
+    if len(replaces) > 1:
+        raise RemoteProtocolError("Refer-To with more than one Replaces")
     number = unescape(target.user)
     if not number.isdigit() or len(number) > 32:
         raise RemoteProtocolError(f"Refer-To user {number[:20]!r} is not a number")
-    return number
+    return number, parse_replaces(replaces[0]) if replaces else None
 
 
 def _number(party: Party | None) -> str:

@@ -55,7 +55,7 @@ from softphone.pbx.storage import ExtensionInfo, PbxStore
 from softphone.sip.digest import DigestAuthenticator
 from softphone.sip.errors import LocalProtocolError, RemoteProtocolError
 from softphone.sip.framing import StreamFramer
-from softphone.sip.headers import Via, parse_via
+from softphone.sip.headers import Via, parse_replaces, parse_via
 from softphone.sip.message import SipRequest, SipResponse
 from softphone.sip.parser import (
     KNOWN_METHODS,
@@ -86,8 +86,8 @@ logger = logging.getLogger("softphone.engine")
 # What this engine implements today; the list grows with call control (§20.5).
 ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "REFER",
                    "NOTIFY")
-# Option tags we honour in Require (§8.2.2.3): none yet, so any Require gets 420.
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset()
+# Option tags we honour in Require (§8.2.2.3): Replaces (RFC 3891); any other Require gets 420.
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"replaces"})
 ACCEPTED_BODIES = "application/sdp"
 EXPIRY_SWEEP_SECONDS = 1.0
 
@@ -427,6 +427,16 @@ class Engine:
         if unusable is not None:
             status, headers, detail = unusable
             self._respond(tid, request, status, headers, detail)
+            return
+        if "Replaces" in request.headers:  # RFC 3891: take over a dialog of ours
+            caller_info = await self._extension_info(caller)
+            try:
+                replaces = parse_replaces(request.headers.values("Replaces")[0])
+            except RemoteProtocolError as error:
+                self._respond(tid, request, 400, detail=error.msg)
+                return
+            await self.calls.replace(tid, request, source, replaces=replaces,
+                                     caller=Party(caller, caller_info.display_name, caller))
             return
         if not await self._is_extension(request):
             self._respond(tid, request, 404, detail="no such extension")

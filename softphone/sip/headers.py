@@ -382,3 +382,28 @@ def _parse_auth_careful(text: str) -> Challenge:
             raise RemoteProtocolError(f"bad auth-param value for {name!r}")
         params.append((name, value))
     return Challenge(scheme, tuple(params))
+
+
+@dataclass(frozen=True, slots=True)
+class Replaces:
+    """RFC 3891 §6.1: ``Replaces: call-id;to-tag=...;from-tag=...[;early-only]``.
+
+    The tags are as the *recipient* sees the dialog (§3): ``to_tag`` is the recipient's own
+    tag, ``from_tag`` the other side's."""
+
+    call_id: str
+    to_tag: str
+    from_tag: str
+    early_only: bool = False
+
+
+def parse_replaces(text: str) -> Replaces:
+    call_id, semi, rest = text.strip(_abnf.WSP).partition(";")
+    call_id = call_id.strip(_abnf.WSP)
+    if not call_id or any(ch in call_id for ch in " \t<>\"") or not semi:
+        raise RemoteProtocolError(f"bad Replaces {text[:60]!r}")
+    params = {name.lower(): value for name, value in _abnf.parse_params(";" + rest)}
+    to_tag, from_tag = params.get("to-tag"), params.get("from-tag")
+    if not to_tag or not from_tag:
+        raise RemoteProtocolError("Replaces needs to-tag and from-tag (RFC 3891 §6.1)")
+    return Replaces(call_id, to_tag, from_tag, "early-only" in params)
