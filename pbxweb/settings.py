@@ -198,6 +198,13 @@ SIP_MAX_DEVICES_PER_EXTENSION = env.int("SIP_MAX_DEVICES_PER_EXTENSION", default
 SIP_BAN_FAILURES = env.int("SIP_BAN_FAILURES", default=20)
 SIP_BAN_WINDOW = env.float("SIP_BAN_WINDOW", default=60.0)
 SIP_BAN_SECONDS = env.float("SIP_BAN_SECONDS", default=600.0)
+# Media relay (every call's RTP goes through the engine): the UDP port range (two ports per
+# call leg: RTP and RTCP), the address announced in SDP (default: SIP_BIND_HOST) and how long
+# a call may stay without any RTP from a phone before the engine hangs it up.
+RTP_PORT_FIRST = env.int("RTP_PORT_FIRST", default=16000)
+RTP_PORT_LAST = env.int("RTP_PORT_LAST", default=16999)
+RTP_MEDIA_HOST = env.str("RTP_MEDIA_HOST", default="")
+RTP_TIMEOUT = env.float("RTP_TIMEOUT", default=60.0)
 
 # Web client addresses printed in the welcome email (inside / outside the office).
 WEBCLIENT_URL_INSIDE = env.str("WEBCLIENT_URL_INSIDE", default="http://127.0.0.1:8000/webclient/")

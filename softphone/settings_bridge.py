@@ -41,6 +41,10 @@ def engine_config(**overrides: object) -> EngineConfig:
             max_bindings_per_aor=settings.SIP_MAX_DEVICES_PER_EXTENSION),
         "bans": BanPolicy(max_failures=settings.SIP_BAN_FAILURES,
                           window=settings.SIP_BAN_WINDOW, ban_seconds=settings.SIP_BAN_SECONDS),
+        "rtp_port_first": settings.RTP_PORT_FIRST,
+        "rtp_port_last": settings.RTP_PORT_LAST,
+        "media_host": settings.RTP_MEDIA_HOST or None,
+        "rtp_timeout": settings.RTP_TIMEOUT,
     }
     values.update(overrides)
     return EngineConfig(**values)  # type: ignore[arg-type]

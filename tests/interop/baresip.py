@@ -31,6 +31,7 @@ class Baresip:
     regint: int = 600
     answermode: str = "manual"
     audio_source: str | None = None
+    record: bool = False  # sndfile: what the phone heard goes to dump-*-dec.wav in its home
     process: subprocess.Popen[bytes] | None = None
     control: socket.socket | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -54,6 +55,7 @@ class Baresip:
             "module menu.so",
             "module account.so",
             "module ctrl_tcp.so",
+            *(["module sndfile.so", f"snd_path {home}"] if self.record else []),
             f"sip_listen 127.0.0.1:{self.sip_port}",
             "net_interface 127.0.0.1",
             "dns_server 127.0.0.1:53",
@@ -84,6 +86,13 @@ class Baresip:
                     raise RuntimeError(f"baresip did not start: {self.output()}") from None
                 time.sleep(0.1)
         return self
+
+    def heard(self) -> Path:
+        """The decoded audio this phone received in its (last) call (``record=True``)."""
+        dumps = sorted(self.home.glob("dump-*-dec.wav"))
+        if not dumps:
+            raise AssertionError(f"baresip wrote no dump-*-dec.wav; log:\n{self.output()[-2000:]}")
+        return dumps[-1]
 
     def output(self) -> str:
         path = getattr(self, "home", None)

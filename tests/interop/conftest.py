@@ -165,11 +165,8 @@ class LiveEngine:
         self.process = None
 
     # -- the engine's database, read with the ORM ----------------------------------------------
-    def registrations(self) -> list[dict[str, Any]]:
-        """Rows of softphone.models.Registration in this engine's database."""
+    def _alias(self) -> str:
         from django.db import connections
-
-        from softphone.models import Registration
 
         alias = f"interop-{self.var_dir.name}"
         if alias not in connections.settings:
@@ -178,10 +175,38 @@ class LiveEngine:
                 alias: {"ENGINE": "django.db.backends.sqlite3",
                         "NAME": str(self.var_dir / DB_NAME), "OPTIONS": {"timeout": 20}}})
             connections.settings[alias] = configured[alias]
+        return alias
+
+    def registrations(self) -> list[dict[str, Any]]:
+        """Rows of softphone.models.Registration in this engine's database."""
+        from django.db import connections
+
+        from softphone.models import Registration
+
+        alias = self._alias()
         try:
             rows = Registration.objects.using(alias).order_by("aor", "contact").values(
                 "aor", "contact", "expires_at", "call_id", "cseq", "source", "user_agent")
             return [dict(row) for row in rows]
+        finally:
+            connections[alias].close()
+
+    def call_records(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Rows of pbxweb.history.models.CallRecord, oldest first, once ``count`` exist
+        (records are written when a call ends, a moment after its last BYE)."""
+        from django.db import connections
+
+        from pbxweb.history.models import CallRecord
+
+        alias = self._alias()
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                rows = [dict(row) for row in
+                        CallRecord.objects.using(alias).order_by("started_at").values()]
+                if len(rows) >= count or time.monotonic() > deadline:
+                    return rows
+                time.sleep(0.1)
         finally:
             connections[alias].close()
 
