@@ -38,9 +38,11 @@ class HistoryFilter(models.TextChoices):
     ABORTED = "aborted", _("aborted")
 
 
-# An incoming call that nobody at the extension took: it rang out, every device was busy, or
-# it could not be delivered. Busy and failed count too: the caller did not reach the person.
-MISSED_DISPOSITIONS = (Disposition.MISSED, Disposition.BUSY, Disposition.FAILED)
+# An incoming call that nobody at the extension took: it rang out, every device was busy, it
+# could not be delivered, or the caller gave up while it rang (3CX and every desk phone list
+# that one as missed for the callee; for the caller it is "aborted").
+MISSED_DISPOSITIONS = (Disposition.MISSED, Disposition.BUSY, Disposition.FAILED,
+                       Disposition.CANCELLED)
 # An outgoing call the caller gave up on before anyone answered.
 ABORTED_DISPOSITIONS = (Disposition.CANCELLED,)
 

@@ -6,7 +6,8 @@ ended it, an error included. Pure data: ``softphone/store.py`` writes it with th
 
 Per extension, the history page's filters read: *incoming* — ``callee_extension`` is the
 extension; *outgoing* — ``caller_extension`` is; *missed* — incoming and not answered
-(``MISSED``, ``BUSY``, ``FAILED``); *aborted* — outgoing and the caller gave up (``CANCELLED``).
+(``MISSED``, ``BUSY``, ``FAILED``, and ``CANCELLED``: the caller gave up while it rang);
+*aborted* — outgoing and the caller gave up (``CANCELLED``).
 """
 
 from __future__ import annotations

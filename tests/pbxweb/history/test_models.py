@@ -84,7 +84,9 @@ def test_missed_are_incoming_calls_nobody_took(calls) -> None:
     # The callee's view: a call 201 placed that 202 did not answer is 202's missed call.
     assert ids(CallRecord.objects.for_extension("201", "missed")) == [
         calls[name].call_id for name in ("in_failed", "in_busy", "in_external_missed")]
-    assert ids(CallRecord.objects.for_extension("202", "missed")) == [calls["out_missed"].call_id]
+    # A caller who gave up while 202 rang: 202 missed it (and for the caller it is aborted).
+    assert ids(CallRecord.objects.for_extension("202", "missed")) == [
+        calls["others_external"].call_id, calls["out_missed"].call_id]
 
 
 def test_aborted_are_outgoing_calls_the_caller_gave_up(calls) -> None:
