@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from pbxweb.accounts.models import Extension
 from pbxweb.history import models as history
-from softphone.models import Registration
+from softphone.models import Registration, Trunk, TrunkDid
 from softphone.pbx.cdr import CallRecord
 from softphone.pbx.location import Binding
-from softphone.pbx.storage import SipCredentials
+from softphone.pbx.storage import ExtensionInfo, OutboundPermission, SipCredentials, TrunkConfig
 
 
 class OrmStore:
@@ -39,6 +39,38 @@ class OrmStore:
         rows = (Extension.objects.filter(is_active=True).exclude(sip_ha1_md5="")
                 .values_list("number", "sip_realm", "sip_ha1_md5", "sip_ha1_sha256"))
         return [SipCredentials(*row) for row in rows]
+
+    async def extension_info(self, number: str) -> ExtensionInfo | None:
+        return await sync_to_async(self._extension_info, thread_sensitive=False)(number)
+
+    def _extension_info(self, number: str) -> ExtensionInfo | None:
+        extension = (Extension.objects.filter(number=number, is_active=True)
+                     .only("number", "first_name", "last_name", "ring_seconds",
+                           "outbound_permission").first())
+        if extension is None:
+            return None
+        return ExtensionInfo(number=extension.number, display_name=extension.display_name,
+                             ring_seconds=extension.ring_seconds,
+                             outbound=OutboundPermission(extension.outbound_permission))
+
+    async def trunks(self) -> list[TrunkConfig]:
+        return await sync_to_async(self._trunks, thread_sensitive=False)()
+
+    def _trunks(self) -> list[TrunkConfig]:
+        # A DID of a deactivated extension is left out: its calls would reach nobody anyway.
+        dids: dict[int, dict[str, str]] = {}
+        for trunk_id, did, extension in (
+                TrunkDid.objects.filter(trunk__enabled=True, extension__is_active=True)
+                .values_list("trunk_id", "number", "extension__number")):
+            dids.setdefault(trunk_id, {})[did] = extension
+        return [
+            TrunkConfig(name=t.name, host=t.host, port=t.port, transport=t.transport,
+                        username=t.username, password=t.password, realm=t.realm,
+                        register=t.register, register_expires=t.register_expires,
+                        outbound_caller_id=t.outbound_caller_id, from_domain=t.from_domain,
+                        dids=dids.get(t.pk, {}))
+            for t in Trunk.objects.filter(enabled=True)
+        ]
 
     async def load_bindings(self) -> list[Binding]:
         return await sync_to_async(self._load_bindings, thread_sensitive=False)()

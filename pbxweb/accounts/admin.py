@@ -38,7 +38,8 @@ class ExtensionAdminForm(forms.ModelForm):
     class Meta:
         model = Extension
         fields = ["number", "first_name", "last_name", "email", "mobile", "department",
-                  "group", "language", "is_active", "is_staff"]
+                  "group", "language", "ring_seconds", "outbound_permission", "is_active",
+                  "is_staff"]
 
 
 @admin.register(Extension)
@@ -46,7 +47,7 @@ class ExtensionAdmin(admin.ModelAdmin):
     form = ExtensionAdminForm
     list_display = ["number", "first_name", "last_name", "department", "group", "email",
                     "is_active"]
-    list_filter = ["group", "department", "is_active", "is_staff"]
+    list_filter = ["group", "department", "outbound_permission", "is_active", "is_staff"]
     search_fields = ["number", "first_name", "last_name", "email", "department"]
     actions = ["resend_credentials"]
 
@@ -61,6 +62,9 @@ class ExtensionAdmin(admin.ModelAdmin):
                 sip_password=data.get("new_sip_password") or None, is_staff=obj.is_staff,
             ))
             obj.pk = created.pk
+            # NewExtension carries who the person is; the call settings are the admin's.
+            Extension.objects.filter(pk=created.pk).update(
+                ring_seconds=obj.ring_seconds, outbound_permission=obj.outbound_permission)
             return
         super().save_model(request, obj, form, change)
         if data.get("new_password"):

@@ -7,10 +7,12 @@ from typing import Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import PermissionsMixin
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from softphone.pbx.storage import DEFAULT_RING_SECONDS
 
 EXTENSION_NUMBER_RE = r"^[0-9]{2,6}$"
 PIN_RE = r"^[0-9]{4,10}$"
@@ -60,6 +62,16 @@ class Language(models.TextChoices):
     ENGLISH = "en", _("English")
 
 
+class OutboundPermission(models.TextChoices):
+    """How far an extension may call out (values of ``softphone.pbx.storage.OutboundPermission``;
+    a test holds the two together). The default lets staff call Belgian numbers but not premium
+    or foreign ones: toll fraud through a compromised phone is the classic PBX loss."""
+
+    INTERNAL = "internal", _("Internal calls only")
+    NATIONAL = "national", _("Belgian numbers (no premium numbers)")
+    INTERNATIONAL = "international", _("All numbers, international and premium too")
+
+
 class Extension(AbstractBaseUser, PermissionsMixin):
     number = models.CharField(
         _("extension number"), max_length=6, unique=True, validators=[number_validator]
@@ -84,6 +96,15 @@ class Extension(AbstractBaseUser, PermissionsMixin):
     sip_realm = models.CharField(_("SIP realm"), max_length=80, blank=True)
     sip_ha1_md5 = models.CharField(max_length=32, blank=True)
     sip_ha1_sha256 = models.CharField(max_length=64, blank=True)
+    ring_seconds = models.PositiveSmallIntegerField(
+        _("ring time (seconds)"), default=DEFAULT_RING_SECONDS,
+        validators=[MinValueValidator(5), MaxValueValidator(120)],
+        help_text=_("How long an incoming call rings before it counts as missed."),
+    )
+    outbound_permission = models.CharField(
+        _("outgoing calls"), max_length=16, choices=OutboundPermission.choices,
+        default=OutboundPermission.NATIONAL,
+    )
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("administrator"), default=False)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from softphone.pbx.cdr import CallRecord
@@ -45,6 +45,28 @@ class ExtensionInfo:
     outbound: OutboundPermission = OutboundPermission.NATIONAL
 
 
+@dataclass(frozen=True, slots=True)
+class TrunkConfig:
+    """One SIP trunk to the carrier, as plain values (``softphone.models.Trunk``).
+
+    ``password`` is the carrier's digest password in clear: we are the digest *client* on a
+    trunk and the carrier chooses the realm, so an HA1 cannot be prepared in advance.
+    """
+
+    name: str
+    host: str
+    port: int = 5060
+    transport: str = "udp"  # "udp", "tcp" or "tls"
+    username: str = ""
+    password: str = ""
+    realm: str = ""  # empty: answer whichever realm the carrier challenges with
+    register: bool = True
+    register_expires: int = 300
+    outbound_caller_id: str = ""  # E.164, presented on outgoing calls without a DID of their own
+    from_domain: str = ""  # empty: the trunk's host
+    dids: dict[str, str] = field(default_factory=dict)  # E.164 DID -> extension number
+
+
 class PbxStore(Protocol):
     async def sip_credentials(self, username: str) -> SipCredentials | None: ...
 
@@ -67,12 +89,18 @@ class PbxStore(Protocol):
         """Write one finished call attempt (``cdr.py``)."""
         ...
 
+    async def trunks(self) -> list[TrunkConfig]:
+        """Every enabled SIP trunk with its DIDs (inbound routing by called number)."""
+        ...
+
 
 class MemoryStore:
     """A PbxStore in memory, for tests of call control without a database."""
 
     def __init__(self, credentials: Iterable[SipCredentials] = (),
-                 extensions: Iterable[ExtensionInfo] = ()) -> None:
+                 extensions: Iterable[ExtensionInfo] = (),
+                 trunks: Iterable[TrunkConfig] = ()) -> None:
+        self.trunk_configs = list(trunks)
         self.credentials = {c.username: c for c in credentials}
         self.bindings: dict[tuple[str, str], Binding] = {}
         self.extensions = {e.number: e for e in extensions}
@@ -102,3 +130,6 @@ class MemoryStore:
 
     async def save_call_record(self, record: CallRecord) -> None:
         self.call_records.append(record)
+
+    async def trunks(self) -> list[TrunkConfig]:
+        return list(self.trunk_configs)

@@ -90,3 +90,68 @@ async def test_save_call_record_writes_one_row_per_call_and_updates_it() -> None
     assert row.answered_at == datetime(2026, 3, 2, 9, 0, 10, tzinfo=UTC)
     assert row.duration_seconds == pytest.approx(90.5)
     assert row.transfers == ["203 -> 204 (blind)"] and row.seen
+
+
+# --- call settings and trunks (dialplan) ----------------------------------------------------
+
+async def test_extension_info_gives_call_settings_of_active_extensions_only() -> None:
+    from asgiref.sync import sync_to_async
+
+    from pbxweb.accounts.models import Extension
+    from softphone.pbx.storage import DEFAULT_RING_SECONDS, ExtensionInfo, OutboundPermission
+
+    def create() -> None:
+        actions.do_create_extension(actions.NewExtension(
+            number="311", first_name="Burgerzaken", last_name="Loket"), send_welcome=False)
+        Extension.objects.filter(number="311").update(
+            ring_seconds=40, outbound_permission="international")
+        actions.do_create_extension(actions.NewExtension(number="312"), send_welcome=False)
+        gone = actions.do_create_extension(actions.NewExtension(number="313"),
+                                           send_welcome=False)
+        gone.is_active = False
+        gone.save()
+
+    await sync_to_async(create)()
+    store = OrmStore()
+    assert await store.extension_info("311") == ExtensionInfo(
+        "311", "Burgerzaken Loket", 40, OutboundPermission.INTERNATIONAL)
+    # No name: the number stands in; a new extension gets the defaults.
+    assert await store.extension_info("312") == ExtensionInfo(
+        "312", "312", DEFAULT_RING_SECONDS, OutboundPermission.NATIONAL)
+    assert await store.extension_info("313") is None
+    assert await store.extension_info("399") is None
+
+
+async def test_trunks_lists_enabled_trunks_with_dids_of_active_extensions() -> None:
+    from asgiref.sync import sync_to_async
+
+    from softphone.models import Trunk, TrunkDid
+    from softphone.pbx.storage import TrunkConfig
+
+    def create() -> None:
+        reception = actions.do_create_extension(actions.NewExtension(number="321"),
+                                                send_welcome=False)
+        gone = actions.do_create_extension(actions.NewExtension(number="322"),
+                                           send_welcome=False)
+        gone.is_active = False
+        gone.save()
+        trunk = Trunk.objects.create(
+            name="carrier", host="sip.carrier.example", port=5061, transport="tls",
+            username="3250123400", password="carrier-secret", realm="carrier.example",
+            register_expires=600, outbound_caller_id="+3250123400",
+            from_domain="carrier.example")
+        TrunkDid.objects.create(trunk=trunk, number="+3250123400", extension=reception)
+        TrunkDid.objects.create(trunk=trunk, number="+3250123422", extension=gone)
+        spare = Trunk.objects.create(name="spare", host="sip.other.example", enabled=False)
+        TrunkDid.objects.create(trunk=spare, number="+3250999999", extension=reception)
+
+    await sync_to_async(create)()
+    assert await OrmStore().trunks() == [TrunkConfig(
+        name="carrier", host="sip.carrier.example", port=5061, transport="tls",
+        username="3250123400", password="carrier-secret", realm="carrier.example",
+        register=True, register_expires=600, outbound_caller_id="+3250123400",
+        from_domain="carrier.example", dids={"+3250123400": "321"})]
+
+
+async def test_no_trunk_configured_means_no_trunks() -> None:
+    assert await OrmStore().trunks() == []

@@ -19,6 +19,7 @@ def test_admin_creates_an_extension_and_the_welcome_email_goes_out(
     response = admin_client_.post("/admin/accounts/extension/add/", {
         "number": "157", "first_name": "Sociale", "last_name": "Dienst",
         "email": "sd@example.org", "language": "nl", "is_active": "on",
+        "ring_seconds": "25", "outbound_permission": "national",
         "new_password": "", "new_pin": "2468", "new_sip_password": ""})
     assert response.status_code == 302, response.content.decode()[:2000]
     extension = Extension.objects.get(number="157")
@@ -28,8 +29,10 @@ def test_admin_creates_an_extension_and_the_welcome_email_goes_out(
 
 def test_admin_refuses_a_weak_password(admin_client_: Client) -> None:
     response = admin_client_.post("/admin/accounts/extension/add/", {
-        "number": "158", "language": "nl", "is_active": "on", "new_password": "123"})
+        "number": "158", "language": "nl", "is_active": "on", "new_password": "123",
+        "ring_seconds": "25", "outbound_permission": "national"})
     assert response.status_code == 200
+    assert "new_password" in response.context["adminform"].form.errors
     assert not Extension.objects.filter(number="158").exists()
 
 
