@@ -205,6 +205,8 @@ RTP_PORT_FIRST = env.int("RTP_PORT_FIRST", default=16000)
 RTP_PORT_LAST = env.int("RTP_PORT_LAST", default=16999)
 RTP_MEDIA_HOST = env.str("RTP_MEDIA_HOST", default="")
 RTP_TIMEOUT = env.float("RTP_TIMEOUT", default=60.0)
+# A blind transfer's target rings at most this long before the call returns to the transferrer.
+SIP_TRANSFER_RING_SECONDS = env.float("SIP_TRANSFER_RING_SECONDS", default=20.0)
 
 # Web client addresses printed in the welcome email (inside / outside the office).
 WEBCLIENT_URL_INSIDE = env.str("WEBCLIENT_URL_INSIDE", default="http://127.0.0.1:8000/webclient/")

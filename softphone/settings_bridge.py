@@ -45,6 +45,7 @@ def engine_config(**overrides: object) -> EngineConfig:
         "rtp_port_last": settings.RTP_PORT_LAST,
         "media_host": settings.RTP_MEDIA_HOST or None,
         "rtp_timeout": settings.RTP_TIMEOUT,
+        "transfer_ring_seconds": settings.SIP_TRANSFER_RING_SECONDS,
     }
     values.update(overrides)
     return EngineConfig(**values)  # type: ignore[arg-type]

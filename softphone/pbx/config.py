@@ -39,3 +39,5 @@ class EngineConfig:
     rtp_port_last: int = 16999
     media_host: str | None = None
     rtp_timeout: float = 60.0
+    # A blind transfer's target rings at most this long before the call comes back.
+    transfer_ring_seconds: float = 20.0

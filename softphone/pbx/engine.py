@@ -136,7 +136,8 @@ class Engine:
                                 inactivity_timeout=config.rtp_timeout)
         self.calls = CallControl(self, self.relay, timers=timers, wall_clock=wall_clock,
                                  save_record=self._save_record, resolve=self._resolve,
-                                 user_agent=config.user_agent)
+                                 user_agent=config.user_agent,
+                                 transfer_ring_seconds=config.transfer_ring_seconds)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:

@@ -32,6 +32,7 @@ class Baresip:
     answermode: str = "manual"
     audio_source: str | None = None
     record: bool = False  # sndfile: what the phone heard goes to dump-*-dec.wav in its home
+    prefix: list[str] = field(default_factory=list)  # e.g. nsenter into a network namespace
     process: subprocess.Popen[bytes] | None = None
     control: socket.socket | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -74,8 +75,9 @@ class Baresip:
         (home / "contacts").write_text("")
         self.home = home
         self.log = (home / "baresip.log").open("wb")
-        self.process = subprocess.Popen([binary, "-f", str(home)], stdin=subprocess.DEVNULL,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen([*self.prefix, binary, "-f", str(home)],
+                                        stdin=subprocess.DEVNULL, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while True:
             try:

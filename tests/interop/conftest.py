@@ -12,6 +12,8 @@ through an extra database alias pointing at that SQLite file.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -284,6 +286,24 @@ def loopback_netns() -> Iterator[list[str]]:
     finally:
         holder.kill()
         holder.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def inside_netns(prefix: list[str]) -> Iterator[None]:
+    """Run this thread inside the namespace of ``prefix`` (``nsenter --net=PATH``) for the
+    block: the sockets it opens meanwhile (e.g. to a baresip's control port on the
+    namespace's 127.0.0.1) live there. setns(2) through libc: Python 3.11 has no os.setns."""
+    path = next(arg.partition("=")[2] for arg in prefix if arg.startswith("--net="))
+    libc = ctypes.CDLL(None, use_errno=True)
+    clone_newnet = 0x40000000
+    with open("/proc/thread-self/ns/net") as home, open(path) as target:
+        if libc.setns(target.fileno(), clone_newnet) != 0:
+            raise OSError(ctypes.get_errno(), "setns into the test's network namespace")
+        try:
+            yield
+        finally:
+            if libc.setns(home.fileno(), clone_newnet) != 0:
+                raise OSError(ctypes.get_errno(), "setns back")
 
 
 @pytest.fixture

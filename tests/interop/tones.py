@@ -48,26 +48,31 @@ def _goertzel_power(block: list[float], frequency: float, rate: int) -> float:
     return s1 * s1 + s2 * s2 - coefficient * s1 * s2
 
 
-def tone_blocks(path: Path, frequency: float) -> tuple[int, int, float]:
-    """(blocks with the tone, blocks in all, loudest level in dBFS) of a WAV file."""
+def tone_presence(path: Path, frequency: float) -> list[tuple[bool, float]]:
+    """Per 100 ms block of a WAV file: (the tone is there, the block's level in dBFS)."""
     samples, rate = read_samples(path)
     size = rate // 10
     window = [0.5 - 0.5 * math.cos(2 * math.pi * i / (size - 1)) for i in range(size)]
-    hits = total = 0
-    loudest = -120.0
+    out: list[tuple[bool, float]] = []
     for start in range(0, len(samples) - size + 1, size):
-        block = [s * w for s, w in zip(samples[start:start + size], window, strict=True)]
+        raw = samples[start:start + size]
+        block = [s * w for s, w in zip(raw, window, strict=True)]
         energy = sum(x * x for x in block)
-        total += 1
-        if energy <= 0:
-            continue
-        rms = math.sqrt(sum(x * x for x in samples[start:start + size]) / size)
+        rms = math.sqrt(sum(x * x for x in raw) / size)
         level = 20 * math.log10(max(rms, 1e-9))
-        loudest = max(loudest, level)
+        if energy <= 0:
+            out.append((False, level))
+            continue
         # Parseval for a Hann-windowed block: a bin's Goertzel power relates to the block's
         # energy by N/2; three bins cover ±20 Hz around the tone at 10 Hz resolution.
         tone = sum(_goertzel_power(block, frequency + d, rate) for d in (-10, 0, 10))
         share = tone / (energy * size / 2 * 1.5)
-        if share >= 0.5 and level >= -45:
-            hits += 1
-    return hits, total, loudest
+        out.append((share >= 0.5 and level >= -45, level))
+    return out
+
+
+def tone_blocks(path: Path, frequency: float) -> tuple[int, int, float]:
+    """(blocks with the tone, blocks in all, loudest level in dBFS) of a WAV file."""
+    blocks = tone_presence(path, frequency)
+    return (sum(hit for hit, _ in blocks), len(blocks),
+            max((level for _, level in blocks), default=-120.0))
