@@ -92,14 +92,14 @@ def test_hold_from_linphone_plays_music_on_hold_to_the_other_party_then_resumes(
     # What baresip heard, block by block: Linphone's 700 Hz tone, then (held) loud audio
     # without that tone — the engine's music on hold — then the tone again (resumed).
     blocks = tone_presence(other.heard(), 700.0)
-    runs: list[list[object]] = []
+    runs: list[tuple[str, int]] = []
     for tone, level in blocks:
         kind = "tone" if tone else "music" if level > -35 else "quiet"
         if runs and runs[-1][0] == kind:
-            runs[-1][1] += 1  # type: ignore[operator]
+            runs[-1] = (kind, runs[-1][1] + 1)
         else:
-            runs.append([kind, 1])
-    long_runs = [(kind, count) for kind, count in runs if count >= 5]  # type: ignore[operator]
+            runs.append((kind, 1))
+    long_runs = [(kind, count) for kind, count in runs if count >= 5]
     assert [kind for kind, _ in long_runs] == ["tone", "music", "tone"], runs
     assert 20 <= long_runs[1][1] <= 32, runs  # about the 2.5 s on hold
 
