@@ -43,6 +43,7 @@ from softphone.media.relay import MediaRelay, RelayLeg
 from softphone.pbx.call_media import LegSdp, RemoteMedia, media_of, parse_sdp
 from softphone.pbx.cdr import CallDirection, CallRecord, Disposition
 from softphone.pbx.location import Binding
+from softphone.pbx.trunks import TrunkAuth, TrunkRoute, with_auth
 from softphone.sip.dialog import (
     AckTimeout,
     Dialog,
@@ -58,7 +59,7 @@ from softphone.sip.status import reason_phrase
 from softphone.sip.timers import TimerConfig
 from softphone.sip.transaction import Send, TransactionId
 from softphone.sip.transport import Peer, TransportKind
-from softphone.sip.uri import NameAddr, SipUri, parse_name_addr, parse_uri, unescape
+from softphone.sip.uri import NameAddr, SipUri, Uri, parse_name_addr, parse_uri, unescape
 
 __all__ = ["Call", "CallControl", "CallState", "Leg", "Signalling", "peer_of_binding"]
 
@@ -126,6 +127,7 @@ class Target:
     party: Party
     bindings: list[Binding]
     ring_seconds: float
+    route: TrunkRoute | None = None  # an external number: out through this trunk
 
 
 class Attempt:
@@ -172,6 +174,8 @@ class Leg:
         self.status: int | None = None  # a branch's final status
         self.retransmit: SuccessRetransmission | None = None
         self.retransmit_timer: asyncio.TimerHandle | None = None
+        self.auth: TrunkAuth | None = None  # the carrier's credentials (a trunk leg)
+        self.auth_tried = False
 
     def __repr__(self) -> str:
         return f"Leg({self.call.id} {self.role} {self.peer})"
@@ -285,7 +289,7 @@ class CallControl:
         call = Call(tid, invite, caller, target.party, direction, self.wall_clock())
         self.calls[call.id] = call
         self._by_server_tid[tid] = call
-        if not target.bindings:  # nobody to ring: no media needed either
+        if not target.bindings and target.route is None:  # nobody to ring, no media needed
             self._fail(call, 480, Disposition.MISSED, "no registered device")
             return call
         try:
@@ -313,12 +317,31 @@ class CallControl:
         await self._ring(attempt)
         return call
 
+    def refuse(self, tid: TransactionId, invite: SipRequest, *, caller: Party, callee: Party,
+               direction: CallDirection, status: int, disposition: Disposition,
+               detail: str) -> None:
+        """A call refused before anything rings (a forbidden or unroutable number): the
+        caller gets ``status`` and the attempt still gets its record."""
+        call = Call(tid, invite, caller, callee, direction, self.wall_clock())
+        self.calls[call.id] = call
+        self._by_server_tid[tid] = call
+        self._fail(call, status, disposition, detail, warning=detail)
+
     async def _ring(self, attempt: Attempt) -> None:
         """Fork to every device of the attempt's target at once; arm its ring timer."""
         call = attempt.call
         call.attempt = attempt
+        route = attempt.target.route
+        if route is not None:
+            await self._fork(attempt, route.destination, route.request_uri,
+                             f"trunk {route.trunk}", from_uri=route.from_uri, auth=route.auth)
         for binding in attempt.target.bindings:
-            await self._fork(attempt, binding)
+            try:
+                peer, target = peer_of_binding(binding), parse_uri(binding.contact)
+            except (RemoteProtocolError, ValueError):
+                logger.warning("%r: unusable binding %s", call, binding.contact[:80])
+                continue
+            await self._fork(attempt, peer, target, binding.user_agent or binding.contact)
             if attempt.done or call.state is CallState.ENDED:  # given up while forking
                 return
         if not attempt.branches:
@@ -330,15 +353,11 @@ class CallControl:
         logger.info("%r: ringing %s on %d device(s)", call, attempt.target.party.number,
                     len(attempt.branches))
 
-    async def _fork(self, attempt: Attempt, binding: Binding) -> None:
+    async def _fork(self, attempt: Attempt, peer: Peer, target: Uri, device: str, *,
+                    from_uri: SipUri | None = None, auth: TrunkAuth | None = None) -> None:
+        """One branch: an INVITE from the engine to one device (or the carrier)."""
         call = attempt.call
-        try:
-            peer = peer_of_binding(binding)
-            target = parse_uri(binding.contact)
-        except (RemoteProtocolError, ValueError):
-            logger.warning("%r: unusable binding %s", call, binding.contact[:80])
-            return
-        media = await self.relay.open_leg(name=f"{call.id}-{binding.aor}")
+        media = await self.relay.open_leg(name=f"{call.id}-{attempt.target.party.number}")
         call_id = f"{secrets.token_hex(10)}@pbxweb"
         tag = new_tag()
         shown, callee = attempt.presented_as, attempt.target.party
@@ -348,9 +367,10 @@ class CallControl:
         fields = [
             ("Via", str(self.signalling.via(peer.kind))),
             ("Max-Forwards", "70"),
-            ("From", str(NameAddr(SipUri(domain, user=shown.number),
+            ("From", str(NameAddr(from_uri or SipUri(domain, user=shown.number),
                                   display_name=shown.name or None).with_tag(tag))),
-            ("To", str(NameAddr(SipUri(domain, user=callee.number),
+            ("To", str(NameAddr(target if auth is not None or from_uri is not None
+                                else SipUri(domain, user=callee.number),
                                 display_name=callee.name or None))),
             ("Call-ID", call_id),
             ("CSeq", str(CSeq(1, "INVITE"))),
@@ -360,13 +380,18 @@ class CallControl:
             ("Content-Type", SDP),
         ]
         invite = SipRequest("INVITE", target, Headers(fields), body)
-        leg = Leg(call, LegRole.CALLEE, media, peer, invite, tag,
-                  device=binding.user_agent or binding.contact, party=callee, attempt=attempt)
+        leg = Leg(call, LegRole.CALLEE, media, peer, invite, tag, device=device, party=callee,
+                  attempt=attempt)
         leg.sdp = leg_sdp
+        leg.auth = auth
         attempt.branches.append(leg)
         self._index(leg)
+        self._send_invite(leg)
+
+    def _send_invite(self, leg: Leg) -> None:
         sent = self.signalling.send_request(
-            invite, peer, on_response=lambda response: self._branch_response(leg, response))
+            leg.invite, leg.peer,
+            on_response=lambda response: self._branch_response(leg, response))
         leg.tid = sent.tid
         sent.final.add_done_callback(lambda future: self._branch_done(leg, future))
 
@@ -448,6 +473,17 @@ class CallControl:
                      future: asyncio.Future[SipResponse | None]) -> None:
         """The branch's INVITE transaction has its final outcome (a non-2xx, a timeout)."""
         response = None if future.cancelled() else future.result()
+        if response is not None and leg.auth is not None and not leg.auth_tried \
+                and (leg.attempt is None or not leg.attempt.done):
+            # The carrier challenges our INVITE (§22.2): answer once, same Call-ID and tag.
+            leg.auth_tried = True
+            retry = with_auth(leg.invite, response, leg.auth,
+                              str(self.signalling.via(leg.peer.kind)))
+            if retry is not None:
+                leg.invite = retry
+                leg.status = None
+                self._send_invite(leg)
+                return
         if response is None:
             leg.status = leg.status or 408
         elif response.status_code >= 300:

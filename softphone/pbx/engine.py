@@ -36,10 +36,11 @@ from typing import Any
 
 from softphone.media.relay import MediaRelay
 from softphone.media.transport import PortAllocator
+from softphone.pbx import dialplan
 from softphone.pbx.authentication import MAX_USERNAME, AuthDecision, RequestAuthenticator
 from softphone.pbx.bans import AuthFailureBans
 from softphone.pbx.calls import CallControl, Party, Target
-from softphone.pbx.cdr import CallDirection, CallRecord
+from softphone.pbx.cdr import CallDirection, CallRecord, Disposition
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.credentials import CredentialCache
 from softphone.pbx.location import Binding, Location
@@ -52,6 +53,7 @@ from softphone.pbx.registration import (
     register_response_headers,
 )
 from softphone.pbx.storage import ExtensionInfo, PbxStore
+from softphone.pbx.trunks import TrunkLink, Trunks
 from softphone.sip.digest import DigestAuthenticator
 from softphone.sip.errors import LocalProtocolError, RemoteProtocolError
 from softphone.sip.framing import StreamFramer
@@ -90,6 +92,9 @@ ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INF
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"replaces"})
 ACCEPTED_BODIES = "application/sdp"
 EXPIRY_SWEEP_SECONDS = 1.0
+# An outgoing call rings at most this long: the carrier or the called party usually gives up
+# first; this only bounds a carrier that never answers.
+OUTBOUND_RING_SECONDS = 120.0
 
 
 @dataclass(slots=True)
@@ -134,6 +139,8 @@ class Engine:
         self.relay = MediaRelay(PortAllocator(config.rtp_port_first, config.rtp_port_last),
                                 config.media_host or config.host,
                                 inactivity_timeout=config.rtp_timeout)
+        self.trunks = Trunks(lambda request, peer: self.send_request(request, peer).final,
+                             self.via_for, self.contact)
         self.calls = CallControl(self, self.relay, timers=timers, wall_clock=wall_clock,
                                  save_record=self._save_record, resolve=self._resolve,
                                  user_agent=config.user_agent,
@@ -162,6 +169,10 @@ class Engine:
             self.addresses[TransportKind.TLS] = await self.transports.listen_stream(
                 TransportKind.TLS, host, config.tls_port, context)
         await self.relay.start()
+        try:
+            await self.trunks.start(await self.store.trunks())
+        except Exception:  # the PBX still works inside without its trunk
+            logger.exception("loading the trunks failed")
         self.writer.start()
         self._sweeper = asyncio.create_task(self._sweep_expired(), name="registration-expiry")
         logger.info("engine listening on %s; %d registrations restored",
@@ -169,6 +180,7 @@ class Engine:
                     self.location.count())
 
     async def stop(self) -> None:
+        await self.trunks.stop()
         await self.calls.stop()
         await asyncio.sleep(0)  # let the BYEs of the calls ended just now leave
         await self.transports.close()
@@ -194,11 +206,11 @@ class Engine:
     def via(self, kind: TransportKind) -> Via:
         return parse_via(self.via_for(kind))
 
-    def contact(self, kind: TransportKind) -> NameAddr:
+    def contact(self, kind: TransportKind, user: str = "pbx") -> NameAddr:
         """Our Contact for dialogs over ``kind`` (§8.1.1.8): where in-dialog requests go."""
         host, port = self.addresses[kind]
         params = () if kind is TransportKind.UDP else (("transport", kind.value),)
-        return NameAddr(SipUri(host, user="pbx", port=port, params=params))
+        return NameAddr(SipUri(host, user=user, port=port, params=params))
 
     def send_request(self, request: SipRequest, destination: Peer, *,
                      on_response: Callable[[SipResponse], None] | None = None,
@@ -412,8 +424,13 @@ class Engine:
             ("Supported", ", ".join(sorted(SUPPORTED_EXTENSIONS)))])
 
     async def _invite(self, tid: TransactionId, request: SipRequest, source: Peer) -> None:
-        """Authenticate, then route. Call control replaces the routing step (issue #5)."""
+        """Authenticate, then route: an extension, an external number through the trunk, or
+        (from the carrier's address) a DID."""
         assert self.auth is not None
+        carrier = self.trunks.from_carrier(source)
+        if carrier is not None:
+            await self._inbound(tid, request, source, carrier)
+            return
         decision = await self.auth.authenticate(request, source.host, proxy=True)
         if decision.user is None:
             self._respond(tid, request, decision.status, decision.headers, decision.detail)
@@ -439,17 +456,76 @@ class Engine:
             await self.calls.replace(tid, request, source, replaces=replaces,
                                      caller=Party(caller, caller_info.display_name, caller))
             return
-        if not await self._is_extension(request):
-            self._respond(tid, request, 404, detail="no such extension")
-            return
-        assert isinstance(request.uri, SipUri) and request.uri.user
         caller_info = await self._extension_info(caller)
-        target = await self._resolve(unescape(request.uri.user)[:MAX_USERNAME])
-        assert target is not None  # _is_extension said so
-        await self.calls.place(
-            tid, request, source,
-            caller=Party(caller, caller_info.display_name, caller), target=target,
-            direction=CallDirection.INTERNAL)
+        party = Party(caller, caller_info.display_name, caller)
+        if await self._is_extension(request):
+            assert isinstance(request.uri, SipUri) and request.uri.user
+            target = await self._resolve(unescape(request.uri.user)[:MAX_USERNAME])
+            assert target is not None  # _is_extension said so
+            await self.calls.place(tid, request, source, caller=party, target=target,
+                                   direction=CallDirection.INTERNAL)
+            return
+        await self._outbound(tid, request, source, party, caller_info)
+
+    async def _outbound(self, tid: TransactionId, request: SipRequest, source: Peer,
+                        caller: Party, info: ExtensionInfo) -> None:
+        """A number that is not an extension: out through the trunk, if this extension may
+        call it (SPEC.md E2; toll fraud is the classic PBX compromise)."""
+        uri = request.uri
+        dialled = unescape(uri.user) if isinstance(uri, SipUri) and uri.user else ""
+        destination = dialplan.classify(dialled[:64])
+        callee = Party(destination.number[:64])
+        if not destination.is_external:
+            self._respond(tid, request, 404, detail="no such extension or number")
+            return
+        if not dialplan.permits(info.outbound, destination):
+            self.calls.refuse(tid, request, caller=caller, callee=callee,
+                              direction=CallDirection.OUTBOUND, status=403,
+                              disposition=Disposition.BLOCKED,
+                              detail=f"{destination.kind} calls are not allowed for "
+                                     f"{caller.number} ({info.outbound})")
+            return
+        route = self.trunks.route_for(
+            destination.number, lambda trunk: dialplan.caller_id_for_trunk(trunk, caller.number))
+        if route is None:
+            self.calls.refuse(tid, request, caller=caller, callee=callee,
+                              direction=CallDirection.OUTBOUND, status=503,
+                              disposition=Disposition.FAILED, detail="no trunk configured")
+            return
+        await self.calls.place(tid, request, source, caller=caller,
+                               target=Target(callee, [], OUTBOUND_RING_SECONDS, route),
+                               direction=CallDirection.OUTBOUND)
+
+    async def _inbound(self, tid: TransactionId, request: SipRequest, source: Peer,
+                       link: TrunkLink) -> None:
+        """A call from the carrier: trusted by its address, routed by the called DID."""
+        uri = request.uri
+        called = unescape(uri.user) if isinstance(uri, SipUri) and uri.user else ""
+        extension = dialplan.route_did(link.config, called[:64])
+        if extension is None:  # some carriers keep the DID in To only
+            to_uri = request.to.uri
+            to_user = unescape(to_uri.user) if isinstance(to_uri, SipUri) and to_uri.user else ""
+            extension = dialplan.route_did(link.config, to_user[:64])
+        from_ = request.from_
+        number = unescape(from_.uri.user) if isinstance(from_.uri, SipUri) and \
+            from_.uri.user else "anonymous"
+        caller = Party(dialplan.normalise_from_trunk(number[:64]) or number[:64],
+                       (from_.display_name or "")[:64])
+        unusable = _unusable_body(request)
+        if unusable is not None:
+            status, headers, detail = unusable
+            self._respond(tid, request, status, headers, detail)
+            return
+        target = await self._resolve(extension) if extension is not None else None
+        if target is None:
+            self.calls.refuse(tid, request, caller=caller, callee=Party(called[:64]),
+                              direction=CallDirection.INBOUND, status=404,
+                              disposition=Disposition.FAILED,
+                              detail=f"DID {called[:20]!r} is not routed on trunk "
+                                     f"{link.config.name}")
+            return
+        await self.calls.place(tid, request, source, caller=caller, target=target,
+                               direction=CallDirection.INBOUND)
 
     # -- helpers ----------------------------------------------------------------------------
     async def _resolve(self, number: str) -> Target | None:

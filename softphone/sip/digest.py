@@ -55,6 +55,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from softphone.sip.errors import RemoteProtocolError
+
 __all__ = [
     "DigestAlgorithm",
     "DigestAuthenticator",
@@ -409,3 +411,33 @@ def _response(algorithm: DigestAlgorithm, ha1: str, fields: Mapping[str, str], m
         return algorithm.hash(f"{ha1}:{fields['nonce']}:{ha2}")
     return algorithm.hash(
         f"{ha1}:{fields['nonce']}:{fields['nc']}:{fields['cnonce']}:{qop}:{ha2}")
+
+
+# -- the client side (a trunk: the carrier challenges us) -------------------------------------
+def answer_challenge(challenge: Mapping[str, str], *, method: str, uri: str, username: str,
+                     password: str, nc: int = 1, cnonce: str | None = None) -> str:
+    """The Authorization / Proxy-Authorization value answering one Digest challenge (the
+    params of ``parse_auth(...)``, lower-cased names) — RFC 7616 §3.4 as a client: qop=auth
+    when offered, else the RFC 2069 form; MD5 or SHA-256 as the challenge says."""
+    name = challenge.get("algorithm", "MD5").upper()
+    try:
+        algorithm = DigestAlgorithm("SHA-256" if name == "SHA-256" else name)
+    except ValueError:
+        raise RemoteProtocolError(f"digest algorithm {name[:20]!r} not supported") from None
+    realm, nonce = challenge.get("realm", ""), challenge.get("nonce")
+    if not nonce:
+        raise RemoteProtocolError("a digest challenge without nonce")
+    ha1 = ha1_for(algorithm, username, realm, password)
+    offered = [q.strip().lower() for q in challenge.get("qop", "").split(",") if q.strip()]
+    qop = "auth" if "auth" in offered else None
+    fields = {"uri": uri, "nonce": nonce, "nc": f"{nc:08x}",
+              "cnonce": cnonce or secrets.token_hex(8)}
+    response = _response(algorithm, ha1, fields, method, qop)
+    parts = [f"username={_quote(username)}", f"realm={_quote(realm)}",
+             f"nonce={_quote(nonce)}", f"uri={_quote(uri)}", f'response="{response}"',
+             f"algorithm={algorithm.value}"]
+    if qop is not None:
+        parts += [f"qop={qop}", f"nc={fields['nc']}", f'cnonce="{fields["cnonce"]}"']
+    if "opaque" in challenge:
+        parts.append(f"opaque={_quote(challenge['opaque'])}")
+    return "Digest " + ", ".join(parts)

@@ -119,7 +119,7 @@ def test_same_start_time_keeps_a_stable_newest_first_order() -> None:
 def test_unseen_missed_calls_are_counted_until_marked_seen(calls) -> None:
     call("204", "201", Disposition.MISSED, minute=12, seen=True)
     assert CallRecord.objects.unseen_missed_count("201") == 3
-    assert CallRecord.objects.unseen_missed_count("202") == 2  # out_missed and the cancelled others_external
+    assert CallRecord.objects.unseen_missed_count("202") == 2
     assert CallRecord.objects.mark_missed_seen("201") == 3
     assert CallRecord.objects.unseen_missed_count("201") == 0
     # Only 201's missed calls were marked: 202's badge and 201's other calls are untouched.

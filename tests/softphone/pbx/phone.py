@@ -85,8 +85,10 @@ class Dialog:
 
 
 class Phone:
-    def __init__(self, user: str, engine: tuple[str, int], password: str | None = None) -> None:
+    def __init__(self, user: str, engine: tuple[str, int], password: str | None = None, *,
+                 host: str = "127.0.0.1") -> None:
         self.user = user
+        self.host = host  # another loopback address plays another machine (the carrier)
         self.password = password or f"pw-{user}"
         self.engine = engine
         self.inbox: asyncio.Queue[SipRequest | SipResponse] = asyncio.Queue()
@@ -101,9 +103,9 @@ class Phone:
     async def __aenter__(self) -> Phone:
         loop = asyncio.get_running_loop()
         self.sip, _ = await loop.create_datagram_endpoint(
-            lambda: _Sip(self.inbox), local_addr=("127.0.0.1", 0))
+            lambda: _Sip(self.inbox), local_addr=(self.host, 0))
         self.port = self.sip.get_extra_info("sockname")[1]
-        await loop.create_datagram_endpoint(lambda: self.rtp, local_addr=("127.0.0.1", 0))
+        await loop.create_datagram_endpoint(lambda: self.rtp, local_addr=(self.host, 0))
         assert self.rtp.transport is not None
         self.rtp_port = self.rtp.transport.get_extra_info("sockname")[1]
         return self
@@ -156,13 +158,13 @@ class Phone:
             return got
 
     def via(self) -> str:
-        return f"SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{secrets.token_hex(6)};rport"
+        return f"SIP/2.0/UDP {self.host}:{self.port};branch=z9hG4bK{secrets.token_hex(6)};rport"
 
     def contact(self) -> str:
-        return f"<sip:{self.user}@127.0.0.1:{self.port}>"
+        return f"<sip:{self.user}@{self.host}:{self.port}>"
 
     def reply(self, request: SipRequest, status: int, *, to_tag: str | None = None,
-              body: bytes = b"", reason: str = "") -> None:
+              body: bytes = b"", reason: str = "", extra: str = "") -> None:
         lines = [f"SIP/2.0 {status} {reason or 'Whatever'}"]
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):
             for value in request.headers.get_all(name):
@@ -170,6 +172,8 @@ class Phone:
                     value = f"{value};tag={to_tag}"
                 lines.append(f"{name}: {value}")
         lines.append(f"Contact: {self.contact()}")
+        if extra:
+            lines.append(extra)
         if body:
             lines.append("Content-Type: application/sdp")
         lines.append(f"Content-Length: {len(body)}")
@@ -213,16 +217,23 @@ class Phone:
         lines.append(f"Content-Length: {len(body)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
-    async def call(self, number: str, body: bytes | None = None) -> Dialog:
-        """INVITE ``number``, answering the 407 challenge; returns once the authenticated
-        INVITE is sent (responses are for the test to expect)."""
+    def invite(self, number: str, body: bytes | None = None) -> Dialog:
+        """INVITE ``number`` without credentials (a carrier does that)."""
         dialog = Dialog(call_id=f"{secrets.token_hex(8)}@{self.user}",
                         local_tag=secrets.token_hex(4),
                         local_uri=f"<sip:{self.user}@{DOMAIN}>",
                         remote_uri=f"<sip:{number}@{DOMAIN}>",
                         target=f"sip:{number}@{DOMAIN}")
-        offer = sdp(self.rtp_port) if body is None else body
-        self.send(self._invite(dialog, offer))
+        dialog.invite = self._invite(
+            dialog, sdp(self.rtp_port, address=self.host) if body is None else body)
+        self.send(dialog.invite)
+        return dialog
+
+    async def call(self, number: str, body: bytes | None = None) -> Dialog:
+        """INVITE ``number``, answering the 407 challenge; returns once the authenticated
+        INVITE is sent (responses are for the test to expect)."""
+        offer = sdp(self.rtp_port, address=self.host) if body is None else body
+        dialog = self.invite(number, offer)
         challenge = await self.expect_response("INVITE")
         assert challenge.status_code == 407, challenge
         self.ack_failure(dialog, challenge)
@@ -304,7 +315,7 @@ class Phone:
 
     def answer(self, invite: SipRequest, dialog: Dialog, body: bytes | None = None) -> None:
         self.reply(invite, 200, to_tag=dialog.local_tag,
-                   body=sdp(self.rtp_port) if body is None else body)
+                   body=sdp(self.rtp_port, address=self.host) if body is None else body)
 
     # -- RTP ----------------------------------------------------------------------------------
     def send_rtp(self, destination: tuple[str, int], count: int, *, payload_type: int = 0,

@@ -218,7 +218,7 @@ async def test_attended_transfer_joins_the_held_caller_and_the_consulted_target(
     assert (await c.bye(dialog_c)).status_code == 200
     a.reply(await a.expect_request("BYE"), 200)
     await asyncio.sleep(0.1)
-    records = {r.caller_extension + ">" + (r.callee_extension or ""): r
+    records = {f"{r.caller_extension}>{r.callee_extension}": r
                for r in store.call_records}
     assert records["201>202"].transfers == ["202 -> 203 (attended): answered"]
     assert records["201>202"].ended_by == "callee"
