@@ -156,6 +156,12 @@ class Engine:
                                      algorithms=self.config.digest_algorithms,
                                      nonce_lifetime=self.config.nonce_lifetime)
         self.auth = RequestAuthenticator(digest, self.credentials, self.bans, self.wall_clock)
+        # Media and trunks first: a call may arrive as soon as a transport listens.
+        await self.relay.start()
+        try:
+            await self.trunks.load(await self.store.trunks())
+        except Exception:  # the PBX still works inside without its trunk
+            logger.exception("loading the trunks failed")
         config, host = self.config, self.config.host
         if config.udp_port is not None:
             self.addresses[TransportKind.UDP] = await self.transports.listen_udp(
@@ -168,11 +174,7 @@ class Engine:
             context.load_cert_chain(config.tls_cert, config.tls_key)
             self.addresses[TransportKind.TLS] = await self.transports.listen_stream(
                 TransportKind.TLS, host, config.tls_port, context)
-        await self.relay.start()
-        try:
-            await self.trunks.start(await self.store.trunks())
-        except Exception:  # the PBX still works inside without its trunk
-            logger.exception("loading the trunks failed")
+        self.trunks.start_registering()
         self.writer.start()
         self._sweeper = asyncio.create_task(self._sweep_expired(), name="registration-expiry")
         logger.info("engine listening on %s; %d registrations restored",

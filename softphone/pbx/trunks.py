@@ -121,7 +121,9 @@ class Trunks:
         self.links: list[TrunkLink] = []
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self, configs: list[TrunkConfig]) -> None:
+    async def load(self, configs: list[TrunkConfig]) -> None:
+        """Know the trunks (their addresses resolved): before the transports listen, so that
+        no carrier request arrives unrecognised."""
         loop = asyncio.get_running_loop()
         for config in configs:
             addresses: set[str] = set()
@@ -129,15 +131,18 @@ class Trunks:
                 for info in await loop.getaddrinfo(config.host, config.port,
                                                    type=socket.SOCK_DGRAM):
                     addresses.add(str(info[4][0]))
-            link = TrunkLink(config, frozenset(addresses) or frozenset({config.host}))
-            self.links.append(link)
-            if config.register and config.username:
-                self._tasks.append(asyncio.create_task(self._keep_registered(link),
-                                                       name=f"trunk-{config.name}"))
+            self.links.append(TrunkLink(config, frozenset(addresses) or frozenset({config.host})))
         if self.links:
             logger.info("trunks: %s", ", ".join(
                 f"{link.config.name} ({link.config.host}:{link.config.port})"
                 for link in self.links))
+
+    def start_registering(self) -> None:
+        """Once the transports listen: keep every trunk that wants it registered."""
+        for link in self.links:
+            if link.config.register and link.config.username:
+                self._tasks.append(asyncio.create_task(self._keep_registered(link),
+                                                       name=f"trunk-{link.config.name}"))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -107,12 +107,18 @@ class Baresip:
         payload = json.dumps({"command": command, "params": params, "token": token}).encode()
         self.control.sendall(f"{len(payload)}:".encode() + payload + b",")
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        answer: dict[str, Any] | None = None
+        while answer is None and time.monotonic() < deadline:
+            # Keep every event of the batch, also those after the answer (a call can be
+            # set up within the same read as the "dial" answer).
             for message in self._read(deadline - time.monotonic()):
                 if message.get("response") and message.get("token") == token:
-                    return message
-                self.events.append(message)
-        raise TimeoutError(f"baresip did not answer {command!r}")
+                    answer = message
+                elif not message.get("response"):
+                    self.events.append(message)
+        if answer is None:
+            raise TimeoutError(f"baresip did not answer {command!r}")
+        return answer
 
     def wait_event(self, kind: str, timeout: float = 10) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -122,7 +128,9 @@ class Baresip:
                     return self.events.pop(index)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"no {kind} from baresip; log:\n{self.output()[-3000:]}")
+                seen = [event.get("type") for event in self.events]
+                raise TimeoutError(f"no {kind} from baresip (events: {seen}); log:\n"
+                                   f"{self.output()[-3000:]}")
             self.events.extend(m for m in self._read(remaining) if not m.get("response"))
 
     def _read(self, timeout: float) -> list[dict[str, Any]]:

@@ -242,10 +242,15 @@ def engine_factory(seeded_var_dir: Path, tmp_path_factory: pytest.TempPathFactor
     """``engine_factory(SIP_MIN_EXPIRES="5", ...)`` starts an engine with extra settings."""
     engines: list[LiveEngine] = []
 
-    def make(prefix: list[str] | None = None, **settings: str) -> LiveEngine:
+    def make(prefix: list[str] | None = None, setup: str | None = None,
+             **settings: str) -> LiveEngine:
+        """``setup``: Python run by ``manage.py shell`` on the engine's database before it
+        starts (e.g. a trunk to configure)."""
         var_dir = tmp_path_factory.mktemp("engine")
         for name in (DB_NAME, "secret_key"):
             shutil.copy2(seeded_var_dir / name, var_dir / name)
+        if setup is not None:
+            _manage(["shell", "-c", setup], {**_base_env(var_dir), **settings})
         engine = LiveEngine(var_dir, {**_base_env(var_dir), **settings}, prefix=prefix or [])
         engines.append(engine)
         return engine.start()

@@ -38,7 +38,41 @@ def auth_row(extension: str, domain: str, password: str) -> str:
 def run_sipp(scenario: str, target: tuple[str, int], *, rows: list[str], workdir: Path,
              calls: int = 1, rate: float = 10, transport: str = "u1",
              timeout: float = 30, extra: list[str] | None = None,
-             local_port: int | None = None) -> SippResult:
+             local_port: int | None = None, local_ip: str = "127.0.0.1") -> SippResult:
+    return start_sipp(scenario, target, rows=rows, workdir=workdir, calls=calls, rate=rate,
+                      transport=transport, timeout=timeout, extra=extra,
+                      local_port=local_port, local_ip=local_ip).wait()
+
+
+@dataclass
+class SippRun:
+    """A SIPp process running in the background (a carrier waiting for the PBX's requests)."""
+
+    process: subprocess.Popen[str]
+    stats: Path
+    timeout: float
+
+    def wait(self) -> SippResult:
+        try:
+            stdout, stderr = self.process.communicate(timeout=self.timeout + 30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            stdout, stderr = self.process.communicate()
+        stats_text = self.stats.read_text() if self.stats.exists() else ""
+        successful, failed = _counts(stats_text)
+        return SippResult(self.process.returncode, successful, failed, stdout + stderr,
+                          stats_text)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+def start_sipp(scenario: str, target: tuple[str, int], *, rows: list[str], workdir: Path,
+               calls: int = 1, rate: float = 10, transport: str = "u1",
+               timeout: float = 30, extra: list[str] | None = None,
+               local_port: int | None = None, local_ip: str = "127.0.0.1") -> SippRun:
     sipp = shutil.which("sipp")
     if sipp is None:
         raise RuntimeError("sipp is missing: apt-get install sip-tester (./pbx test does)")
@@ -48,17 +82,14 @@ def run_sipp(scenario: str, target: tuple[str, int], *, rows: list[str], workdir
     command = [
         sipp, f"{target[0]}:{target[1]}", "-sf", str(SCENARIOS / f"{scenario}.xml"),
         "-inf", str(inject), "-m", str(calls), "-r", str(rate), "-t", transport,
-        "-i", "127.0.0.1", "-p", str(local_port or free_port()),
+        "-i", local_ip, "-p", str(local_port or free_port()),
         "-cp", str(free_port(socket.SOCK_DGRAM)),
         "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin",
         "-trace_stat", "-stf", str(stats), "-max_recv_loops", "1000",
     ] + (extra or [])
-    completed = subprocess.run(command, cwd=workdir, capture_output=True, text=True,
-                               timeout=timeout + 30)
-    output = completed.stdout + completed.stderr
-    stats_text = stats.read_text() if stats.exists() else ""
-    successful, failed = _counts(stats_text)
-    return SippResult(completed.returncode, successful, failed, output, stats_text)
+    process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    return SippRun(process, stats, timeout)
 
 
 def _counts(stats_text: str) -> tuple[int, int]:
