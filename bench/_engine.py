@@ -37,15 +37,15 @@ print(Extension.objects.count())
 
 
 @contextmanager
-def running_engine(extensions: int,
-                   first: int = 10000) -> Iterator[tuple[str, int, dict[str, str]]]:
+def running_engine(extensions: int, first: int = 10000, extra_env: dict[str, str] | None = None,
+                   ) -> Iterator[tuple[str, int, dict[str, str]]]:
     """Yield (host, port, env) of an engine with extensions first..first+N (SIP pw sip-<n>)."""
     with tempfile.TemporaryDirectory(prefix="pbxweb-bench-") as var:
         port = free_port()
         env = {**os.environ, "PBXWEB_VAR_DIR": var, "DJANGO_SETTINGS_MODULE": "pbxweb.settings",
                "SIP_TLS_PORT": "0", "LOG_LEVEL": "WARNING", "SIP_BAN_FAILURES": "1000000",
                # SIPp 3.6 answers only the first challenge and only MD5 (real-peers.md).
-               "SIP_DIGEST_ALGORITHMS": "MD5"}
+               "SIP_DIGEST_ALGORITHMS": "MD5", **(extra_env or {})}
         manage(["migrate", "-v0"], env)
         subprocess.run([sys.executable, "manage.py", "shell", "-c",
                         SEED_EXTENSIONS.format(first=first, count=extensions)],

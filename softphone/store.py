@@ -115,6 +115,14 @@ class OrmStore:
     async def save_call_record(self, record: CallRecord) -> None:
         await sync_to_async(self._save_call_record, thread_sensitive=False)(record)
 
+    async def save_call_records(self, records: list[CallRecord]) -> None:
+        await sync_to_async(self._save_call_records, thread_sensitive=False)(records)
+
+    def _save_call_records(self, records: list[CallRecord]) -> None:
+        with transaction.atomic():
+            for record in records:
+                self._save_call_record(record)
+
     def _save_call_record(self, record: CallRecord) -> None:
         # Keyed on call_id: a call saved twice (a retry, a late BYE) stays one row, and the
         # user's ``seen`` mark survives. Strings are cut to their columns because PostgreSQL

@@ -246,19 +246,28 @@ class Transfer:
 
 
 def peer_of_binding(binding: Binding) -> Peer:
-    """Where to send requests for a registered device: where its REGISTER came from (RFC
-    3581 symmetric signalling — a phone behind NAT is reachable only there), else the
-    Contact's host and port."""
-    kind_text, _, rest = binding.source.partition(":")
-    host, _, port = rest.rpartition(":")
-    if kind_text in TransportKind.__members__.values() and host and port.isdigit():
-        return Peer(TransportKind(kind_text), host.strip("[]"), int(port))
+    """Where to send requests for a registered device.
+
+    Over TCP/TLS: back down the connection its REGISTER came on. Over UDP: the Contact, unless
+    the REGISTER came from another host than the Contact names — then the phone is behind NAT
+    and only the address its REGISTER really came from reaches it (RFC 3581-style symmetric
+    signalling, what Kamailio's fix_nated_contact and Asterisk's force_rport do). Same host,
+    other port is not NAT: a phone that sends from one port and listens on another (or a
+    registration made for it) is reached at its Contact."""
     uri = parse_uri(binding.contact)
     if not isinstance(uri, SipUri):
         raise RemoteProtocolError(f"contact {binding.contact[:60]!r} is not a SIP URI")
     transport = (uri.param("transport") or "udp").lower()
     kind = TransportKind(transport) if transport in ("udp", "tcp", "tls") else TransportKind.UDP
-    return Peer(kind, uri.host.strip("[]"), uri.port or (5061 if kind == "tls" else 5060))
+    contact = Peer(kind, uri.host.strip("[]"), uri.port or (5061 if kind == "tls" else 5060))
+    kind_text, _, rest = binding.source.partition(":")
+    host, _, port = rest.rpartition(":")
+    if kind_text not in TransportKind.__members__.values() or not host or not port.isdigit():
+        return contact
+    source = Peer(TransportKind(kind_text), host.strip("[]"), int(port))
+    if source.kind is not TransportKind.UDP or source.host != contact.host:
+        return source
+    return contact
 
 
 class CallControl:

@@ -44,7 +44,7 @@ from softphone.pbx.cdr import CallDirection, CallRecord, Disposition
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.credentials import CredentialCache
 from softphone.pbx.location import Binding, Location
-from softphone.pbx.persistence import BindingWriter
+from softphone.pbx.persistence import BindingWriter, CallRecordWriter
 from softphone.pbx.registrar import RegisterRequest, process_register
 from softphone.pbx.registration import (
     BadRegister,
@@ -119,6 +119,7 @@ class Engine:
         self.layer = TransactionLayer(timers)
         self.credentials = CredentialCache(store, wall_clock)
         self.writer = BindingWriter(store, config.persist_interval)
+        self.records = CallRecordWriter(store, config.persist_interval)
         self.transports = SipTransports(
             self._on_data,
             lambda: StreamFramer(max_header_size=config.max_message_bytes,
@@ -176,6 +177,7 @@ class Engine:
                 TransportKind.TLS, host, config.tls_port, context)
         self.trunks.start_registering()
         self.writer.start()
+        self.records.start()
         self._sweeper = asyncio.create_task(self._sweep_expired(), name="registration-expiry")
         logger.info("engine listening on %s; %d registrations restored",
                     ", ".join(f"{k}:{a[0]}:{a[1]}" for k, a in self.addresses.items()),
@@ -197,6 +199,7 @@ class Engine:
                 waiter.final.set_result(None)
         await self.relay.stop()
         await self.writer.stop()
+        await self.records.stop()
         logger.info("engine stopped; %d registrations kept", self.location.count())
 
     # -- client side (call control sends requests through here) ------------------------------
@@ -547,14 +550,7 @@ class Engine:
         return info or ExtensionInfo(number)
 
     def _save_record(self, record: CallRecord) -> None:
-        self._spawn(self._write_record(record))
-
-    async def _write_record(self, record: CallRecord) -> None:
-        try:
-            await self.store.save_call_record(record)
-        except Exception:
-            logger.exception("writing the call record of %s failed: %r", record.call_id,
-                             record)
+        self.records.add(record)
 
     def respond(self, tid: TransactionId, request: SipRequest, status: int,
                 headers: list[tuple[str, str]] | None = None, detail: str = "", *,

@@ -89,6 +89,10 @@ class PbxStore(Protocol):
         """Write one finished call attempt (``cdr.py``)."""
         ...
 
+    async def save_call_records(self, records: list[CallRecord]) -> None:
+        """Write finished call attempts in one transaction (all or none)."""
+        ...
+
     async def trunks(self) -> list[TrunkConfig]:
         """Every enabled SIP trunk with its DIDs (inbound routing by called number)."""
         ...
@@ -130,6 +134,9 @@ class MemoryStore:
 
     async def save_call_record(self, record: CallRecord) -> None:
         self.call_records.append(record)
+
+    async def save_call_records(self, records: list[CallRecord]) -> None:
+        self.call_records.extend(records)
 
     async def trunks(self) -> list[TrunkConfig]:
         return list(self.trunk_configs)

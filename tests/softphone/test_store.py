@@ -92,6 +92,28 @@ async def test_save_call_record_writes_one_row_per_call_and_updates_it() -> None
     assert row.transfers == ["203 -> 204 (blind)"] and row.seen
 
 
+async def test_save_call_records_writes_a_batch_all_or_nothing() -> None:
+    from pbxweb.history.models import CallRecord as CallRecordRow
+    from softphone.pbx.cdr import CallDirection, CallRecord
+
+    store = OrmStore()
+    batch = [CallRecord(call_id=f"b{i}", direction=CallDirection.INTERNAL,
+                        caller_number="201", callee_number="202", started_at=1_772_442_000.0)
+             for i in range(3)]
+    await store.save_call_records(batch)
+    assert await CallRecordRow.objects.acount() == 3
+    # A record that cannot be written (here: a transfer entry that is not JSON) fails the
+    # whole batch: nothing of it is half-written, and the writer keeps the batch to retry.
+    bad = [CallRecord(call_id="b9", direction=CallDirection.INTERNAL, caller_number="201",
+                      callee_number="202", started_at=1_772_442_000.0),
+           CallRecord(call_id="b10", direction=CallDirection.INTERNAL,
+                      caller_number="201", callee_number="202",
+                      started_at=1_772_442_000.0, transfers=[object()])]  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        await store.save_call_records(bad)
+    assert not await CallRecordRow.objects.filter(call_id="b9").aexists()
+
+
 # --- call settings and trunks (dialplan) ----------------------------------------------------
 
 async def test_extension_info_gives_call_settings_of_active_extensions_only() -> None:

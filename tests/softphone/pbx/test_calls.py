@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from softphone.pbx.calls import peer_of_binding
 from softphone.pbx.cdr import CallDirection, Disposition
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.engine import Engine
+from softphone.pbx.location import Binding
 from softphone.pbx.storage import ExtensionInfo, MemoryStore
 from tests.softphone.pbx.conftest import config_with, credentials, udp_address
 from tests.softphone.pbx.phone import Phone, phones, record_of, sdp
-
-pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture
@@ -232,3 +232,20 @@ async def test_bad_sdp_is_refused_with_a_clear_status_and_other_calls_go_on(
     c.reply(await c.expect_request("BYE"), 200)
     failed = [r for r in store.call_records if r.caller_extension == "201"]
     assert failed and failed[0].disposition is Disposition.FAILED
+
+
+@pytest.mark.parametrize(("contact", "source", "expected"), [
+    # No NAT: the Contact, also when the REGISTER left from another port of the same host.
+    ("sip:201@192.0.2.10:5062", "udp:192.0.2.10:40000", "udp:192.0.2.10:5062"),
+    ("sip:201@192.0.2.10:5062", "udp:192.0.2.10:5062", "udp:192.0.2.10:5062"),
+    # Behind NAT: the Contact names a private address; only the source reaches the phone.
+    ("sip:201@10.0.0.5:5060", "udp:198.51.100.7:61000", "udp:198.51.100.7:61000"),
+    # A stream: back down the connection the REGISTER came on.
+    ("sip:201@192.0.2.10:5062;transport=tcp", "tcp:192.0.2.10:41000", "tcp:192.0.2.10:41000"),
+    # No (usable) source recorded: the Contact, with its default port.
+    ("sip:201@192.0.2.10", "", "udp:192.0.2.10:5060"),
+])
+def test_where_requests_for_a_registered_device_go(contact: str, source: str,
+                                                   expected: str) -> None:
+    binding = Binding("201", contact, expires_at=0, call_id="x", cseq=1, source=source)
+    assert str(peer_of_binding(binding)) == expected

@@ -15,8 +15,6 @@ from tests.softphone.pbx.conftest import config_with, credentials, udp_address
 from tests.softphone.pbx.phone import Dialog, Phone, phones, record_of, sdp
 from tests.softphone.pbx.sipclient import challenge_for, digest_authorization
 
-pytestmark = pytest.mark.asyncio
-
 
 @pytest.fixture
 def store() -> MemoryStore:

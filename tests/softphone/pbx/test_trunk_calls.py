@@ -19,8 +19,6 @@ from softphone.sip.headers import parse_auth
 from tests.softphone.pbx.conftest import config_with, credentials, udp_address
 from tests.softphone.pbx.phone import Dialog, Phone, phones, record_of, sdp_port
 
-pytestmark = pytest.mark.asyncio
-
 CARRIER_HOST = "127.0.0.2"
 TRUNK_USER, TRUNK_PASSWORD, CARRIER_REALM = "trunk1", "carrier-s3cret", "carrier.example"
 
