@@ -105,3 +105,34 @@ def _counts(stats_text: str) -> tuple[int, int]:
 
 def response_codes(trace: str) -> list[int]:
     return [int(code) for code in re.findall(r"^SIP/2\.0 (\d{3})", trace, re.MULTILINE)]
+
+
+def register_contact(engine: tuple[str, int], extension: str, password: str,
+                     contact_port: int) -> None:
+    """REGISTER ``extension`` (MD5 digest) for a device listening at ``contact_port`` (a SIPp
+    UAS, which cannot register itself): the engine sends its requests to that Contact."""
+    from tests.softphone.pbx.sipclient import digest_authorization
+
+    def message(cseq: int, local: int, authorization: str = "") -> bytes:
+        lines = ["REGISTER sip:127.0.0.1 SIP/2.0",
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKreg{cseq}{contact_port}",
+                 "Max-Forwards: 70", f"From: <sip:{extension}@127.0.0.1>;tag=r{cseq}",
+                 f"To: <sip:{extension}@127.0.0.1>", f"Call-ID: reg-{contact_port}@test",
+                 f"CSeq: {cseq} REGISTER",
+                 f"Contact: <sip:{extension}@127.0.0.1:{contact_port}>", "Expires: 600"]
+        if authorization:
+            lines.append(f"Authorization: {authorization}")
+        return ("\r\n".join([*lines, "Content-Length: 0"]) + "\r\n\r\n").encode()
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        local = sock.getsockname()[1]
+        sock.sendto(message(1, local), engine)
+        challenge = re.search(r"^WWW-Authenticate: (.*)$", sock.recv(65535).decode(), re.M)
+        assert challenge, "no challenge"
+        sock.sendto(message(2, local, digest_authorization(
+            challenge[1].strip(), method="REGISTER", uri="sip:127.0.0.1", username=extension,
+            password=password)), engine)
+        answer = sock.recv(65535).decode()
+        assert answer.startswith("SIP/2.0 200"), answer
