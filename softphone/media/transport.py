@@ -322,6 +322,8 @@ class InactivityMonitor:
 
     def check(self, now: float) -> None:
         for endpoint, entry in list(self._watched.items()):
+            if self._watched.get(endpoint) is not entry:
+                continue  # an earlier callback of this round unwatched it (its call ended)
             timeout, callback, count, since = entry
             if endpoint.packets_received != count:
                 entry[2], entry[3] = endpoint.packets_received, now

@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from softphone.media.dtmf import DEFAULT_PACKET_SAMPLES, build_digit_packets
 from softphone.media.relay import MediaRelay, RelayLeg
 from softphone.pbx.call_media import LegSdp, RemoteMedia, media_of, parse_sdp
 from softphone.pbx.cdr import CallDirection, CallRecord, Disposition
@@ -672,14 +673,53 @@ class CallControl:
             self._spawn(self._refer(tid, leg, request))
         elif method == "INVITE":
             self._reinvite(tid, leg, request)
-        elif method in ("INFO", "OPTIONS", "NOTIFY"):
-            # INFO: DTMF by SIP INFO (application/dtmf-relay) is accepted; the media path
-            # carries RFC 4733 events, which the relay forwards already.
+        elif method == "INFO":
+            self._info(tid, leg, request)
+        elif method in ("OPTIONS", "NOTIFY"):
             self.signalling.respond(tid, request, 200, detail=leg.call.id)
         else:
             self.signalling.respond(
                 tid, request, 405, [("Allow", ALLOW)])
         return True
+
+    def _info(self, tid: TransactionId, leg: Leg, request: SipRequest) -> None:
+        """SIP INFO DTMF (``application/dtmf-relay``, ``application/dtmf``): the key press
+        reaches the other party as RFC 4733 telephone-events, as if sent in the media — one
+        way for the other phone, whichever way this one signals it. An empty INFO (a
+        keep-alive) gets 200; another body 415."""
+        if not request.body:
+            self.signalling.respond(tid, request, 200, detail=f"{leg.call.id} empty INFO")
+            return
+        if request.content_type not in DTMF_INFO_TYPES:
+            self.signalling.respond(tid, request, 415, [("Accept", ", ".join(DTMF_INFO_TYPES))],
+                                    detail=f"INFO with {request.content_type}")
+            return
+        digit = dtmf_of_info(request.body)
+        if digit is None:
+            self.signalling.respond(tid, request, 400, [
+                ("Warning", '399 pbxweb "no DTMF digit in the INFO body"')],
+                detail="INFO without a digit")
+            return
+        self.signalling.respond(tid, request, 200, detail=f"{leg.call.id} DTMF {digit}")
+        other = leg.call.other(leg)
+        if other is not None and not other.media.closed:
+            self._send_digit(leg, other, digit)
+
+    def _send_digit(self, source: Leg, target: Leg, digit: str) -> None:
+        """Telephone-event packets into ``target``'s stream, paced like a phone sends them
+        (RFC 4733 §2.5), as if they came from ``source``'s leg."""
+        event_pt = source.media.format.event_pt
+        if event_pt is None or target.media.format.event_pt is None:
+            return  # the other phone negotiated no telephone-event: nothing can carry it
+        packets = build_digit_packets(digit, payload_type=event_pt,
+                                      ssrc=secrets.randbits(32),
+                                      first_sequence=secrets.randbits(16),
+                                      timestamp=secrets.randbits(32))
+        loop = asyncio.get_running_loop()
+        interval = DEFAULT_PACKET_SAMPLES / 8000
+        media = target.media
+        for index, packet in enumerate(packets):
+            loop.call_later(index * interval, _emit_if_open, media, packet)
 
     def _reinvite(self, tid: TransactionId, leg: Leg, request: SipRequest) -> None:
         """A re-INVITE (§14.2): hold, resume or a new address. The engine answers it itself;
@@ -1091,6 +1131,29 @@ class CallControl:
                            ended_by="shutdown")
             else:
                 self._hang_up(call, None, "shutdown")
+
+
+DTMF_INFO_TYPES = ("application/dtmf-relay", "application/dtmf")
+_DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+
+def dtmf_of_info(body: bytes) -> str | None:
+    """The key of a SIP INFO DTMF body: ``Signal=5`` lines (application/dtmf-relay, the
+    Cisco/Polycom form) or a bare ``5`` (application/dtmf); None when there is none."""
+    text = body.decode("utf-8", "replace").strip()
+    for line in text.splitlines():
+        name, eq, value = line.partition("=")
+        if eq and name.strip().lower() == "signal":
+            text = value.strip()
+            break
+    digit = text[:1].upper() if len(text) == 1 else ("*" if text == "10" else
+                                                     "#" if text == "11" else "")
+    return digit if digit in _DTMF_DIGITS and digit else None
+
+
+def _emit_if_open(media: RelayLeg, packet: bytes) -> None:
+    if not media.closed:
+        media.emit(packet)
 
 
 def refer_target(request: SipRequest) -> tuple[str, Replaces | None]:

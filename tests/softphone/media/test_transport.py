@@ -180,6 +180,35 @@ async def test_inactivity_is_reported_once_when_packets_stop(ports, phone_factor
         endpoint.close()
 
 
+async def test_a_callback_that_unwatches_others_keeps_the_monitor_running(ports) -> None:
+    # Both legs of a call go quiet in the same round; the first one's callback hangs the
+    # call up and unwatches the second: the second must not be reported, and the monitor
+    # must go on watching (it once died on a KeyError here).
+    first, second, third = RtpEndpoint(), RtpEndpoint(), RtpEndpoint()
+    for endpoint in (first, second, third):
+        await endpoint.bind(ports, LOOPBACK)
+    monitor = InactivityMonitor(check_interval=0.05)
+    dead: list[RtpEndpoint] = []
+
+    def hang_up(endpoint: RtpEndpoint) -> None:
+        dead.append(endpoint)
+        monitor.unwatch(second)
+
+    monitor.watch(first, 0.1, hang_up)
+    monitor.watch(second, 0.1, dead.append)
+    monitor.start()
+    try:
+        await asyncio.sleep(0.3)
+        assert dead == [first]
+        monitor.watch(third, 0.1, dead.append)  # a later call is still watched
+        await asyncio.sleep(0.3)
+        assert dead == [first, third]
+    finally:
+        await monitor.stop()
+        for endpoint in (first, second, third):
+            endpoint.close()
+
+
 async def test_allowed_hosts_keep_an_early_attacker_from_latching(ports, phone_factory) -> None:
     loop = asyncio.get_running_loop()
     attacker_transport, _attacker = await loop.create_datagram_endpoint(

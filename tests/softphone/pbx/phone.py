@@ -340,11 +340,12 @@ async def phones(engine: Engine, *users: str) -> list[Phone]:
     return out
 
 
-async def record_of(store: MemoryStore, timeout: float = 2.0) -> CallRecord:
-    """The last call record written (they are written a moment after the call ends)."""
+async def record_of(store: MemoryStore, timeout: float = 2.0, count: int = 1) -> CallRecord:
+    """The last call record written, once ``count`` exist (records are written in batches,
+    a moment after a call ends)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not store.call_records:
+    while len(store.call_records) < count:
         assert loop.time() < deadline, "no call record written"
         await asyncio.sleep(0.01)
     return store.call_records[-1]

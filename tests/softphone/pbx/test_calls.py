@@ -15,7 +15,7 @@ from softphone.pbx.engine import Engine
 from softphone.pbx.location import Binding
 from softphone.pbx.storage import ExtensionInfo, MemoryStore
 from tests.softphone.pbx.conftest import config_with, credentials, udp_address
-from tests.softphone.pbx.phone import Phone, phones, record_of, sdp
+from tests.softphone.pbx.phone import Dialog, Phone, phones, record_of, sdp
 
 
 @pytest.fixture
@@ -230,6 +230,7 @@ async def test_bad_sdp_is_refused_with_a_clear_status_and_other_calls_go_on(
     assert len(engine.calls.calls) == 1
     assert (await b.bye(dialog_b)).status_code == 200
     c.reply(await c.expect_request("BYE"), 200)
+    await record_of(store, count=2)  # 201's refused call and the 202 -> 203 call
     failed = [r for r in store.call_records if r.caller_extension == "201"]
     assert failed and failed[0].disposition is Disposition.FAILED
 
@@ -249,3 +250,64 @@ def test_where_requests_for_a_registered_device_go(contact: str, source: str,
                                                    expected: str) -> None:
     binding = Binding("201", contact, expires_at=0, call_id="x", cseq=1, source=source)
     assert str(peer_of_binding(binding)) == expected
+
+
+async def connected_pair(a: Phone, b: Phone) -> tuple[Dialog, Dialog]:
+    dialog_a = await a.call("202")
+    invite, dialog_b = await b.ring()
+    b.answer(invite, dialog_b)
+    a.confirmed(dialog_a, await a.expect_response("INVITE"))
+    await b.expect_request("ACK")
+    return dialog_a, dialog_b
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/dtmf-relay", b"Signal=5\r\nDuration=160\r\n"),
+    ("application/dtmf", b"5"),
+])
+async def test_sip_info_dtmf_reaches_the_other_phone_as_rfc_4733_events(
+        engine: Engine, three: tuple[Phone, Phone, Phone], content_type: str,
+        body: bytes) -> None:
+    a, b, _ = three
+    dialog_a, dialog_b = await connected_pair(a, b)
+    assert dialog_b.remote_media is not None
+    b.send_rtp(dialog_b.remote_media, 2)  # the callee's leg latches (symmetric RTP)
+    a.send(a.in_dialog(dialog_a, "INFO", body=body, content_type=content_type))
+    assert (await a.expect_response("INFO")).status_code == 200
+    await asyncio.sleep(0.4)
+    events = [data for data, _ in b.rtp.received if data[1] & 0x7F == 101]
+    assert len(events) >= 4, b.rtp.received[:3]
+    assert {data[12] for data in events} == {5}  # RFC 4733 §2.3: event 5 is the digit 5
+    assert events[-1][13] & 0x80, "the last packets carry the end bit"
+    await a.bye(dialog_a)
+    b.reply(await b.expect_request("BYE"), 200)
+
+
+@pytest.mark.parametrize(("content_type", "body", "status"), [
+    ("application/dtmf-relay", b"Signal=X\r\n", 400),
+    ("text/plain", b"hello", 415),
+])
+async def test_a_bad_info_is_refused_and_the_call_goes_on(
+        engine: Engine, three: tuple[Phone, Phone, Phone], content_type: str, body: bytes,
+        status: int) -> None:
+    a, b, _ = three
+    dialog_a, _ = await connected_pair(a, b)
+    a.send(a.in_dialog(dialog_a, "INFO", body=body, content_type=content_type))
+    assert (await a.expect_response("INFO")).status_code == status
+    assert len(engine.calls.calls) == 1
+    await a.bye(dialog_a)
+    b.reply(await b.expect_request("BYE"), 200)
+
+
+@pytest.mark.parametrize("engine_config", [
+    config_with(rtp_port_first=21000, rtp_port_last=21199, rtp_timeout=1.0)])
+async def test_a_call_whose_phones_send_no_rtp_is_hung_up(
+        engine: Engine, store: MemoryStore, three: tuple[Phone, Phone, Phone]) -> None:
+    a, b, _ = three
+    await connected_pair(a, b)
+    # Nobody sends RTP (the phone vanished): within the timeout plus a check interval the
+    # engine sends BYE to both and writes the record.
+    a.reply(await a.expect_request("BYE", timeout=4), 200)
+    b.reply(await b.expect_request("BYE", timeout=4), 200)
+    record = await record_of(store)
+    assert record.ended_by == "rtp-timeout" and record.disposition is Disposition.ANSWERED
