@@ -16,6 +16,7 @@ from softphone.pbx.location import Binding
 from softphone.pbx.storage import ExtensionInfo, MemoryStore
 from tests.softphone.pbx.conftest import config_with, credentials, udp_address
 from tests.softphone.pbx.phone import Dialog, Phone, phones, record_of, sdp
+from tests.softphone.pbx.phone import sdp_port as sdp_port_of
 
 
 @pytest.fixture
@@ -311,3 +312,29 @@ async def test_a_call_whose_phones_send_no_rtp_is_hung_up(
     b.reply(await b.expect_request("BYE", timeout=4), 200)
     record = await record_of(store)
     assert record.ended_by == "rtp-timeout" and record.disposition is Disposition.ANSWERED
+
+
+async def test_early_media_from_the_callee_reaches_the_caller_before_the_answer(
+        engine: Engine, three: tuple[Phone, Phone, Phone]) -> None:
+    a, b, _ = three
+    dialog_a = await a.call("202")
+    invite = await b.expect_request("INVITE")
+    assert invite.body
+    # 183 Session Progress with SDP (an announcement or the callee's own ringback, RFC 3960).
+    b.reply(invite, 183, to_tag="early1", body=sdp(b.rtp_port))
+    progress = await a.expect_response("INVITE", final=False)
+    while progress.status_code == 100:
+        progress = await a.expect_response("INVITE", final=False)
+    assert progress.status_code == 183 and progress.body
+    engine_for_b = sdp_port_of(invite.body)
+    b.send_rtp(engine_for_b, 10, fill=0x77)
+    await asyncio.sleep(0.2)
+    assert any(p == bytes([0x77]) * 160 for p in a.payloads()), "caller hears early media"
+    # Then the answer: the 200's SDP is the same answer as in the 183 (RFC 3264).
+    b.reply(invite, 200, to_tag="early1", body=sdp(b.rtp_port))
+    ok = await a.expect_response("INVITE")
+    assert ok.status_code == 200 and ok.body == progress.body
+    a.confirmed(dialog_a, ok)
+    await b.expect_request("ACK")
+    await a.bye(dialog_a)
+    b.reply(await b.expect_request("BYE"), 200)
