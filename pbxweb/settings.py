@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "axes",
     "pbxweb.accounts",
     "pbxweb.history",
+    "pbxweb.directory",
     "pbxweb.webclient",
     "softphone",
     "presence",
