@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "axes",
     "pbxweb.accounts",
     "pbxweb.history",
+    "pbxweb.chat",
     "pbxweb.directory",
     "pbxweb.webclient",
     "softphone",
@@ -221,6 +222,11 @@ AVATAR_MAX_PIXELS = 4096 * 4096
 AVATAR_SIZE = 256
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Chat: largest shared file, and how many chat frames one browser socket may send per second
+# (bursts up to CHAT_SOCKET_BURST); beyond that frames are refused with a rate_limited error.
+CHAT_ATTACHMENT_MAX_BYTES = env.int("CHAT_ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
+CHAT_SOCKET_RATE = env.float("CHAT_SOCKET_RATE", default=20.0)
+CHAT_SOCKET_BURST = env.int("CHAT_SOCKET_BURST", default=40)
 
 # --- Email ----------------------------------------------------------------------------------
 if env.str("EMAIL_URL", default=""):

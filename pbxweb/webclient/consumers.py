@@ -12,6 +12,8 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from pbxweb.chat.socket import FRAME_TYPES as CHAT_FRAME_TYPES
+from pbxweb.chat.socket import ChatSocket
 from pbxweb.webclient.events import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
@@ -25,6 +27,7 @@ CLOSE_UNAUTHENTICATED = 4401
 
 class WebclientConsumer(AsyncWebsocketConsumer):
     group: str = ""
+    chat: ChatSocket | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -32,6 +35,7 @@ class WebclientConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.group = user_group(user.pk)
+        self.chat = ChatSocket(user)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_event({"type": "hello", "v": PROTOCOL_VERSION,
@@ -65,6 +69,10 @@ class WebclientConsumer(AsyncWebsocketConsumer):
         if message["type"] == "ping":
             await self.send_event({"type": "pong", "v": PROTOCOL_VERSION,
                                    "id": message.get("id")})
+            return
+        if message["type"] in CHAT_FRAME_TYPES and self.chat is not None:
+            for event in await self.chat.handle(message):
+                await self.send_event(event)
             return
         await self.send_event(error_event("unknown_type",
                                           f"Unknown message type {message['type'][:40]!r}."))
