@@ -53,12 +53,12 @@ INSTALLED_APPS = [
     "axes",
     "pbxweb.accounts",
     "pbxweb.history",
-    "pbxweb.chat",
     "pbxweb.directory",
+    "pbxweb.chat",
     "pbxweb.webclient",
     "softphone",
     "presence",
-    "voicemail",
+    "voicemail.apps.VoicemailConfig",
 ]
 
 MIDDLEWARE = [
@@ -207,6 +207,13 @@ RTP_PORT_FIRST = env.int("RTP_PORT_FIRST", default=16000)
 RTP_PORT_LAST = env.int("RTP_PORT_LAST", default=16999)
 RTP_MEDIA_HOST = env.str("RTP_MEDIA_HOST", default="")
 RTP_TIMEOUT = env.float("RTP_TIMEOUT", default=60.0)
+# Voicemail: where message audio is kept (private: served only to the mailbox's owner), the
+# longest and shortest message kept, and how many messages a box holds before callers hear
+# "mailbox full".
+VOICEMAIL_DIR = Path(env.str("VOICEMAIL_DIR", default=str(VAR_DIR / "voicemail")))
+VOICEMAIL_MAX_SECONDS = env.float("VOICEMAIL_MAX_SECONDS", default=120.0)
+VOICEMAIL_MIN_SECONDS = env.float("VOICEMAIL_MIN_SECONDS", default=1.0)
+VOICEMAIL_MAX_MESSAGES = env.int("VOICEMAIL_MAX_MESSAGES", default=100)
 # A blind transfer's target rings at most this long before the call returns to the transferrer.
 SIP_TRANSFER_RING_SECONDS = env.float("SIP_TRANSFER_RING_SECONDS", default=20.0)
 

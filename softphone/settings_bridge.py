@@ -46,6 +46,7 @@ def engine_config(**overrides: object) -> EngineConfig:
         "media_host": settings.RTP_MEDIA_HOST or None,
         "rtp_timeout": settings.RTP_TIMEOUT,
         "transfer_ring_seconds": settings.SIP_TRANSFER_RING_SECONDS,
+        "prompts_dir": Path(settings.VAR_DIR) / "prompts",
     }
     values.update(overrides)
     return EngineConfig(**values)  # type: ignore[arg-type]

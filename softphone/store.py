@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -14,7 +17,19 @@ from pbxweb.history import models as history
 from softphone.models import Registration, Trunk, TrunkDid
 from softphone.pbx.cdr import CallRecord
 from softphone.pbx.location import Binding
-from softphone.pbx.storage import ExtensionInfo, OutboundPermission, SipCredentials, TrunkConfig
+from softphone.pbx.storage import (
+    ExtensionInfo,
+    MailboxInfo,
+    OutboundPermission,
+    SipCredentials,
+    TrunkConfig,
+    VoicemailSlot,
+    VoicemailStart,
+)
+from voicemail.models import Message, MessageState
+from voicemail.storage import voicemail_storage
+
+WAV_HEADER_BYTES = 44  # the canonical RIFF/WAVE header our recorder writes
 
 
 class OrmStore:
@@ -117,6 +132,71 @@ class OrmStore:
 
     async def save_call_records(self, records: list[CallRecord]) -> None:
         await sync_to_async(self._save_call_records, thread_sensitive=False)(records)
+
+    # -- voicemail ----------------------------------------------------------------------------
+    async def mailbox(self, number: str) -> MailboxInfo | None:
+        return await sync_to_async(self._mailbox, thread_sensitive=False)(number)
+
+    def _mailbox(self, number: str) -> MailboxInfo | None:
+        extension = Extension.objects.filter(number=number, is_active=True).first()
+        if extension is None:
+            return None
+        kept = Message.objects.filter(mailbox=extension).exclude(
+            state=MessageState.RECORDING).count()
+        return MailboxInfo(
+            number=extension.number, display_name=extension.display_name,
+            language=extension.language, greeting_path=None,
+            max_seconds=settings.VOICEMAIL_MAX_SECONDS,
+            min_seconds=settings.VOICEMAIL_MIN_SECONDS,
+            full=kept >= settings.VOICEMAIL_MAX_MESSAGES)
+
+    async def open_voicemail(self, start: VoicemailStart) -> VoicemailSlot:
+        return await sync_to_async(self._open_voicemail, thread_sensitive=False)(start)
+
+    def _open_voicemail(self, start: VoicemailStart) -> VoicemailSlot:
+        storage = voicemail_storage()
+        name = f"messages/{uuid.uuid4().hex}.wav"  # generated: nothing of the caller's
+        path = Path(storage.path(name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        message = Message.objects.create(
+            mailbox=Extension.objects.get(number=start.mailbox), call_id=start.call_id[:64],
+            caller_number=start.caller_number[:128], caller_name=start.caller_name[:128],
+            started_at=_aware(start.started_at), state=MessageState.RECORDING, audio=name)
+        return VoicemailSlot(message.pk, str(path))
+
+    async def close_voicemail(self, message_id: int, duration: float, keep: bool) -> None:
+        await sync_to_async(self._close_voicemail, thread_sensitive=False)(
+            message_id, duration, keep)
+
+    def _close_voicemail(self, message_id: int, duration: float, keep: bool) -> None:
+        message = Message.objects.filter(pk=message_id).first()
+        if message is None:
+            return
+        if keep:
+            message.duration_seconds = duration
+            message.state = MessageState.NEW
+            message.save(update_fields=["duration_seconds", "state"])
+        else:
+            message.audio.delete(save=False)
+            message.delete()
+
+    async def recover_voicemail(self) -> int:
+        return await sync_to_async(self._recover_voicemail, thread_sensitive=False)()
+
+    def _recover_voicemail(self) -> int:
+        """Messages left "recording" by a crash: the recorder synced the WAV header at most a
+        second before, and the data that reached the file counts (16-bit PCM, 8 kHz)."""
+        recovered = 0
+        for message in Message.objects.filter(state=MessageState.RECORDING):
+            try:
+                size = Path(message.audio.path).stat().st_size
+            except (OSError, ValueError):
+                size = 0
+            duration = max(0, size - WAV_HEADER_BYTES) / (2 * 8000)
+            self._close_voicemail(message.pk, duration,
+                                  keep=duration >= settings.VOICEMAIL_MIN_SECONDS)
+            recovered += 1
+        return recovered
 
     def _save_call_records(self, records: list[CallRecord]) -> None:
         with transaction.atomic():

@@ -106,8 +106,10 @@ class RelayLeg(RtpEndpoint):
         self.on_dtmf = on_dtmf
         self._dtmf = DtmfReceiver()
         self._event_pt = -1 if fmt.event_pt is None else fmt.event_pt
-        # Receiving side: the legs whose source is this leg.
+        # Receiving side: the legs whose source is this leg, and taps (a recorder) that see
+        # every packet the phone sends.
         self._listeners: tuple[RelayLeg, ...] = ()
+        self._taps: tuple[Callable[[bytes], None], ...] = ()
         # Sending side: our stream towards the phone, whatever its source.
         self.source: RelayLeg | RtpPlayer | None = None
         self.ssrc = random.getrandbits(32)
@@ -136,12 +138,22 @@ class RelayLeg(RtpEndpoint):
         self.packets_received += 1
         if data[1] & PAYLOAD_TYPE_MASK == self._event_pt and self.on_dtmf is not None:
             self._detect_dtmf(data)
+        if self._taps:
+            for tap in self._taps:
+                tap(data)
         listeners = self._listeners
         if not listeners:
             return
         seq, ts, ssrc = _unpack_seq_ts_ssrc(data, 2)
         for out in listeners:
             out._forward(data, seq, ts, ssrc)
+
+    def add_tap(self, tap: Callable[[bytes], None]) -> None:
+        """``tap`` sees every RTP packet this leg receives (voicemail records through it)."""
+        self._taps = (*self._taps, tap)
+
+    def remove_tap(self, tap: Callable[[bytes], None]) -> None:
+        self._taps = tuple(t for t in self._taps if t is not tap)
 
     def emit(self, data: bytes) -> None:
         """Send a packet from a non-leg source (a player) with the same rewrite as above."""
@@ -349,6 +361,7 @@ class MediaRelay:
         for listener in leg._listeners:
             self.set_source(listener, None)
         self.set_source(leg, None)
+        leg._taps = ()
         self.monitor.unwatch(leg)
         leg.close()
         self.legs.discard(leg)

@@ -37,6 +37,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from softphone.media.dtmf import DEFAULT_PACKET_SAMPLES, build_digit_packets
@@ -44,7 +45,10 @@ from softphone.media.relay import MediaRelay, RelayLeg
 from softphone.pbx.call_media import LegSdp, RemoteMedia, media_of, parse_sdp
 from softphone.pbx.cdr import CallDirection, CallRecord, Disposition
 from softphone.pbx.location import Binding
+from softphone.pbx.prompts import Prompts
+from softphone.pbx.storage import MailboxInfo, PbxStore, VoicemailStart
 from softphone.pbx.trunks import TrunkAuth, TrunkRoute, with_auth
+from softphone.pbx.voicemail import VoicemailSession, VoicemailState
 from softphone.sip.dialog import (
     AckTimeout,
     Dialog,
@@ -206,6 +210,7 @@ class Call:
         self.callee: Leg | None = None
         self.attempt: Attempt | None = None
         self.transfer: Transfer | None = None
+        self.voicemail: VoicemailSession | None = None
         self.early: Leg | None = None  # the branch whose early media the caller hears
         self.our_answer: SessionDescription | None = None  # to the caller's offer
         self.sent_ringing = False
@@ -279,7 +284,9 @@ class CallControl:
                  timers: TimerConfig, wall_clock: Callable[[], float],
                  save_record: Callable[[CallRecord], None],
                  resolve: Callable[[str], Awaitable[Target | None]],
-                 user_agent: str = "pbxweb", transfer_ring_seconds: float = 20.0) -> None:
+                 user_agent: str = "pbxweb", transfer_ring_seconds: float = 20.0,
+                 voicemail_store: PbxStore | None = None,
+                 prompts: Prompts | None = None) -> None:
         self.signalling = signalling
         self.relay = relay
         self.timers = timers
@@ -288,6 +295,8 @@ class CallControl:
         self.resolve = resolve  # an extension number -> whom to ring, or None
         self.user_agent = user_agent
         self.transfer_ring_seconds = transfer_ring_seconds
+        self.voicemail_store = voicemail_store  # None: no voicemail (unanswered: 480)
+        self.prompts = prompts or Prompts(Path("var/prompts"))
         self.calls: dict[str, Call] = {}
         self._by_server_tid: dict[TransactionId, Call] = {}
         self._dialogs: dict[tuple[str, str], Leg] = {}
@@ -299,9 +308,12 @@ class CallControl:
         call = Call(tid, invite, caller, target.party, direction, self.wall_clock())
         self.calls[call.id] = call
         self._by_server_tid[tid] = call
-        if not target.bindings and target.route is None:  # nobody to ring, no media needed
-            self._fail(call, 480, Disposition.MISSED, "no registered device")
-            return call
+        straight_to_voicemail: MailboxInfo | None = None
+        if not target.bindings and target.route is None:  # nobody to ring
+            straight_to_voicemail = await self._mailbox_of(call)
+            if straight_to_voicemail is None:  # and no voicemail: no media needed either
+                self._fail(call, 480, Disposition.MISSED, "no registered device")
+                return call
         try:
             offer = parse_sdp(invite.body) if invite.body else None
             if offer is None:
@@ -322,6 +334,10 @@ class CallControl:
                        warning=error.msg)
             return call
         self._index(leg)
+        if straight_to_voicemail is not None:
+            if call.state is CallState.RINGING:  # not cancelled meanwhile
+                self._to_voicemail(call, straight_to_voicemail)
+            return call
         attempt = Attempt(call, target, caller, lambda branch: self._connect(call, branch),
                           lambda statuses: self._all_branches_failed(call, statuses))
         await self._ring(attempt)
@@ -521,8 +537,24 @@ class CallControl:
         attempt.on_fail([480])
 
     def _all_branches_failed(self, call: Call, statuses: list[int]) -> None:
+        """Nobody took the call: voicemail if the callee has a box, else the best failure."""
         if call.state is not CallState.RINGING:
             return
+        if self.voicemail_store is not None and call.callee_party.extension is not None:
+            self._spawn(self._voicemail_or_fail(call, statuses))
+            return
+        self._fail_unanswered(call, statuses)
+
+    async def _voicemail_or_fail(self, call: Call, statuses: list[int]) -> None:
+        mailbox = await self._mailbox_of(call)
+        if call.state is not CallState.RINGING:
+            return  # the caller gave up while we looked
+        if mailbox is None:
+            self._fail_unanswered(call, statuses)
+        else:
+            self._to_voicemail(call, mailbox)
+
+    def _fail_unanswered(self, call: Call, statuses: list[int]) -> None:
         if call.attempt is not None and call.attempt.timed_out:
             self._fail(call, 480, Disposition.MISSED, "no answer", ended_by="timeout")
         elif statuses and all(s in BUSY_STATUSES for s in statuses):
@@ -701,6 +733,9 @@ class CallControl:
                 detail="INFO without a digit")
             return
         self.signalling.respond(tid, request, 200, detail=f"{leg.call.id} DTMF {digit}")
+        if leg.call.voicemail is not None:
+            leg.call.voicemail.digit(digit)
+            return
         other = leg.call.other(leg)
         if other is not None and not other.media.closed:
             self._send_digit(leg, other, digit)
@@ -1028,6 +1063,53 @@ class CallControl:
 
         task.add_done_callback(done)
 
+    # -- voicemail (issue #9) --------------------------------------------------------------------
+    async def _mailbox_of(self, call: Call) -> MailboxInfo | None:
+        number = call.callee_party.extension
+        if self.voicemail_store is None or number is None:
+            return None
+        try:
+            return await self.voicemail_store.mailbox(number)
+        except Exception:  # no voicemail rather than no call
+            logger.exception("looking up the mailbox of %s failed", number)
+            return None
+
+    def _to_voicemail(self, call: Call, mailbox: MailboxInfo) -> None:
+        """Answer the caller ourselves and let them leave a message."""
+        caller = call.caller
+        assert caller is not None and self.voicemail_store is not None
+        for branch in call.branches:
+            if branch.status is None:
+                self._cancel_branch(branch, None)
+        if call.attempt is not None:
+            call.attempt.finish()
+        call.state = CallState.ANSWERED
+        record = call.record
+        record.disposition, record.status_code = Disposition.MISSED, 200
+        record.answered_by = "voicemail"
+        response = self._success_to_caller(call)
+        caller.dialog = Dialog.as_uas(caller.invite, caller.local_tag,
+                                      self.signalling.contact(caller.peer.kind))
+        caller.dialog.response_sent(caller.invite, response)
+        session = VoicemailSession(
+            media=caller.media, relay=self.relay, mailbox=mailbox, prompts=self.prompts,
+            store=self.voicemail_store,
+            start=VoicemailStart(mailbox.number, call.id, call.caller_party.number,
+                                 call.caller_party.name, self.wall_clock()),
+            on_done=lambda done: self._voicemail_done(call, done))
+        call.voicemail = session
+        caller.media.on_dtmf = lambda _media, digit: session.digit(digit)
+        self._watch(caller)
+        logger.info("%r: to the voicemail of %s", call, mailbox.number)
+        self._spawn(session.run())
+
+    def _voicemail_done(self, call: Call, session: VoicemailSession) -> None:
+        call.record.ended_by = "voicemail" if session.kept else "caller"
+        if call.state is CallState.ENDED:  # the caller hung up: the record waited for us
+            self.save_record(call.record)
+        else:  # '#', the maximum length, mailbox full: we release the caller
+            self._hang_up(call, None, call.record.ended_by)
+
     # -- media ---------------------------------------------------------------------------------
     def _apply_remote(self, leg: Leg) -> None:
         remote = leg.remote
@@ -1108,6 +1190,10 @@ class CallControl:
         call.record.ended_at = self.wall_clock()
         self.calls.pop(call.id, None)
         self._by_server_tid.pop(call.server_tid, None)
+        session = call.voicemail
+        if session is not None and session.state is not VoicemailState.DONE:
+            session.caller_left()  # it commits the message, then saves the record
+            return
         self.save_record(call.record)
 
     def _close_leg(self, leg: Leg) -> None:

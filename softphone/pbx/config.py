@@ -41,3 +41,5 @@ class EngineConfig:
     rtp_timeout: float = 60.0
     # A blind transfer's target rings at most this long before the call comes back.
     transfer_ring_seconds: float = 20.0
+    # Spoken prompts are synthesised (espeak-ng) into this folder on first use.
+    prompts_dir: Path = Path("var/prompts")

@@ -45,6 +45,7 @@ from softphone.pbx.config import EngineConfig
 from softphone.pbx.credentials import CredentialCache
 from softphone.pbx.location import Binding, Location
 from softphone.pbx.persistence import BindingWriter, CallRecordWriter
+from softphone.pbx.prompts import Prompts
 from softphone.pbx.registrar import RegisterRequest, process_register
 from softphone.pbx.registration import (
     BadRegister,
@@ -145,7 +146,8 @@ class Engine:
         self.calls = CallControl(self, self.relay, timers=timers, wall_clock=wall_clock,
                                  save_record=self._save_record, resolve=self._resolve,
                                  user_agent=config.user_agent,
-                                 transfer_ring_seconds=config.transfer_ring_seconds)
+                                 transfer_ring_seconds=config.transfer_ring_seconds,
+                                 voicemail_store=store, prompts=Prompts(config.prompts_dir))
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -157,6 +159,13 @@ class Engine:
                                      algorithms=self.config.digest_algorithms,
                                      nonce_lifetime=self.config.nonce_lifetime)
         self.auth = RequestAuthenticator(digest, self.credentials, self.bans, self.wall_clock)
+        try:
+            recovered = await self.store.recover_voicemail()
+            if recovered:
+                logger.info("%d voicemail message(s) recorded before a crash recovered",
+                            recovered)
+        except Exception:
+            logger.exception("recovering interrupted voicemail messages failed")
         # Media and trunks first: a call may arrive as soon as a transport listens.
         await self.relay.start()
         try:

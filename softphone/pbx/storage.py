@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -67,6 +68,36 @@ class TrunkConfig:
     dids: dict[str, str] = field(default_factory=dict)  # E.164 DID -> extension number
 
 
+@dataclass(frozen=True, slots=True)
+class MailboxInfo:
+    """An extension's voicemail box, as call control needs it (``voicemail.models``)."""
+
+    number: str
+    display_name: str = ""
+    language: str = "nl"
+    greeting_path: str | None = None  # the personal greeting (8 kHz mono WAV), if any
+    max_seconds: float = 120.0  # a message is cut off after this
+    min_seconds: float = 1.0  # shorter ones are hang-ups and are not kept
+    full: bool = False  # the quota is reached: callers hear "mailbox full"
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailStart:
+    mailbox: str
+    call_id: str
+    caller_number: str
+    caller_name: str
+    started_at: float  # wall-clock epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailSlot:
+    """Where a message being recorded goes: its row (state "recording") and its file."""
+
+    message_id: int
+    path: str
+
+
 class PbxStore(Protocol):
     async def sip_credentials(self, username: str) -> SipCredentials | None: ...
 
@@ -97,14 +128,36 @@ class PbxStore(Protocol):
         """Every enabled SIP trunk with its DIDs (inbound routing by called number)."""
         ...
 
+    async def mailbox(self, number: str) -> MailboxInfo | None:
+        """The voicemail box of an extension, or None (no such extension or switched off)."""
+        ...
+
+    async def open_voicemail(self, start: VoicemailStart) -> VoicemailSlot:
+        """Create the message row (state "recording") and reserve its file, before the first
+        frame is written: a crash mid-recording leaves a row to recover."""
+        ...
+
+    async def close_voicemail(self, message_id: int, duration: float, keep: bool) -> None:
+        """The recording ended: the message becomes new (or is removed if not ``keep``)."""
+        ...
+
+    async def recover_voicemail(self) -> int:
+        """At engine start: finish messages a crash left "recording" (their file holds what
+        was recorded up to the last second); returns how many."""
+        ...
+
 
 class MemoryStore:
     """A PbxStore in memory, for tests of call control without a database."""
 
     def __init__(self, credentials: Iterable[SipCredentials] = (),
                  extensions: Iterable[ExtensionInfo] = (),
-                 trunks: Iterable[TrunkConfig] = ()) -> None:
+                 trunks: Iterable[TrunkConfig] = (),
+                 mailboxes: Iterable[MailboxInfo] = (), spool: str | None = None) -> None:
         self.trunk_configs = list(trunks)
+        self.mailboxes = {m.number: m for m in mailboxes}
+        self.spool = spool  # folder for message files (tests: a tmp_path)
+        self.voicemails: dict[int, dict[str, object]] = {}
         self.credentials = {c.username: c for c in credentials}
         self.bindings: dict[tuple[str, str], Binding] = {}
         self.extensions = {e.number: e for e in extensions}
@@ -140,3 +193,23 @@ class MemoryStore:
 
     async def trunks(self) -> list[TrunkConfig]:
         return list(self.trunk_configs)
+
+    async def mailbox(self, number: str) -> MailboxInfo | None:
+        return self.mailboxes.get(number)
+
+    async def open_voicemail(self, start: VoicemailStart) -> VoicemailSlot:
+        message_id = len(self.voicemails) + 1
+        path = os.path.join(self.spool or ".", f"message-{message_id}.wav")
+        self.voicemails[message_id] = {"start": start, "path": path, "state": "recording"}
+        return VoicemailSlot(message_id, path)
+
+    async def close_voicemail(self, message_id: int, duration: float, keep: bool) -> None:
+        message = self.voicemails[message_id]
+        message["duration"] = duration
+        message["state"] = "new" if keep else "dropped"
+
+    async def recover_voicemail(self) -> int:
+        stale = [m for m in self.voicemails.values() if m["state"] == "recording"]
+        for message in stale:
+            message["state"] = "new"
+        return len(stale)

@@ -1,0 +1,84 @@
+"""Spoken prompts, generated from text with Debian's espeak-ng (no audio asset is shipped).
+
+Each prompt is synthesised once into ``folder`` as an 8 kHz mono 16-bit WAV (espeak-ng's 22 kHz
+output resampled with sox) and reused; the player encodes it to G.711 when it is loaded. When
+espeak-ng or sox is missing the prompt is ``None`` and callers fall back to tones only — the
+PBX keeps working, it only says less.
+
+Texts are in Dutch and English (the extension's language decides); the default voicemail
+greeting names the extension (SPEC.md S4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+__all__ = ["PROMPT_TEXTS", "Prompts"]
+
+logger = logging.getLogger("softphone.prompts")
+
+PROMPT_TEXTS: dict[str, dict[str, str]] = {
+    "greeting": {
+        "nl": "U bent verbonden met de voicemail van toestel {number}. Spreek uw bericht in "
+              "na de toon. Druk hekje als u klaar bent.",
+        "en": "You have reached the voicemail of extension {number}. Please leave a message "
+              "after the tone. Press hash when you are done.",
+    },
+    "mailbox_full": {
+        "nl": "De voicemail van toestel {number} is vol. Probeer later opnieuw.",
+        "en": "The voicemail of extension {number} is full. Please try again later.",
+    },
+}
+_VOICES = {"nl": "nl", "en": "en"}
+_SYNTH_TIMEOUT = 20.0
+
+
+class Prompts:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.available = bool(shutil.which("espeak-ng") and shutil.which("sox"))
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, name: str, language: str, **values: str) -> Path | None:
+        """The WAV of prompt ``name`` in ``language`` (nl/en), synthesised on first use."""
+        texts = PROMPT_TEXTS[name]
+        language = language if language in texts else "nl"
+        text = texts[language].format(**values)
+        key = hashlib.sha256(f"{language}:{text}".encode()).hexdigest()[:16]
+        path = self.folder / f"{name}-{language}-{key}.wav"
+        if path.exists():
+            return path
+        if not self.available:
+            return None
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if not path.exists():
+                loop = asyncio.get_running_loop()
+                ok = await loop.run_in_executor(None, _synthesise, text, _VOICES[language],
+                                                path)
+                if not ok:
+                    return None
+        return path
+
+
+def _synthesise(text: str, voice: str, path: Path) -> bool:
+    """espeak-ng → sox (8 kHz, mono, 16-bit) → ``path``, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.wav")
+    try:
+        speech = subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "--stdout", text],
+                                capture_output=True, timeout=_SYNTH_TIMEOUT, check=True).stdout
+        subprocess.run(["sox", "-t", "wav", "-", "-r", "8000", "-c", "1", "-b", "16",
+                        str(partial)], input=speech, capture_output=True,
+                       timeout=_SYNTH_TIMEOUT, check=True)
+        partial.replace(path)
+        return True
+    except (OSError, subprocess.SubprocessError) as error:
+        logger.warning("could not synthesise a prompt (%s); tones only", error)
+        partial.unlink(missing_ok=True)
+        return False

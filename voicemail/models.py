@@ -1,0 +1,46 @@
+"""Voicemail: one box per extension (its settings) and the messages in it (SPEC.md S4, W8)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from voicemail.storage import voicemail_storage
+
+
+class MessageState(models.TextChoices):
+    RECORDING = "recording", _("being recorded")
+    NEW = "new", _("new")
+    SAVED = "saved", _("saved")
+
+
+class MessageQuerySet(models.QuerySet["Message"]):
+    def listed(self) -> MessageQuerySet:
+        """Messages a person sees: finished ones (new or saved), newest first."""
+        return self.exclude(state=MessageState.RECORDING).order_by("-started_at", "-id")
+
+
+class Message(models.Model):
+    mailbox = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="voicemail_messages", verbose_name=_("mailbox"))
+    call_id = models.CharField(max_length=64, unique=True)
+    caller_number = models.CharField(_("caller number"), max_length=128, blank=True)
+    caller_name = models.CharField(_("caller name"), max_length=128, blank=True)
+    started_at = models.DateTimeField(_("time"))
+    duration_seconds = models.FloatField(_("duration"), default=0.0)
+    state = models.CharField(_("state"), max_length=10, choices=MessageState.choices,
+                             default=MessageState.RECORDING)
+    audio = models.FileField(storage=voicemail_storage, upload_to="messages/", max_length=200)
+
+    objects: ClassVar[MessageQuerySet] = MessageQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        verbose_name = _("voicemail message")
+        verbose_name_plural = _("voicemail messages")
+        indexes = [models.Index(fields=["mailbox", "state", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox_id}: {self.caller_number} {self.started_at:%Y-%m-%d %H:%M}"
