@@ -210,6 +210,7 @@ RTP_TIMEOUT = env.float("RTP_TIMEOUT", default=60.0)
 # Voicemail: where message audio is kept (private: served only to the mailbox's owner), the
 # longest and shortest message kept, and how many messages a box holds before callers hear
 # "mailbox full".
+VOICEMAIL_ENABLED = env.bool("VOICEMAIL_ENABLED", default=True)  # off: unanswered calls get 480
 VOICEMAIL_DIR = Path(env.str("VOICEMAIL_DIR", default=str(VAR_DIR / "voicemail")))
 VOICEMAIL_MAX_SECONDS = env.float("VOICEMAIL_MAX_SECONDS", default=120.0)
 VOICEMAIL_MIN_SECONDS = env.float("VOICEMAIL_MIN_SECONDS", default=1.0)

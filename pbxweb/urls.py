@@ -8,7 +8,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("webclient/", include("pbxweb.webclient.urls")),
     path("webclient/", include("pbxweb.accounts.urls")),
-    path("", include("pbxweb.chat.urls")),
     path("", include("pbxweb.directory.urls")),
     path("", include("pbxweb.history.urls")),
+    path("", include("pbxweb.chat.urls")),
+    path("", include("voicemail.urls")),
 ]

@@ -138,6 +138,8 @@ class OrmStore:
         return await sync_to_async(self._mailbox, thread_sensitive=False)(number)
 
     def _mailbox(self, number: str) -> MailboxInfo | None:
+        if not settings.VOICEMAIL_ENABLED:
+            return None
         extension = Extension.objects.filter(number=number, is_active=True).first()
         if extension is None:
             return None

@@ -140,7 +140,8 @@ def test_busy_cancelled_and_unanswered_calls_each_get_their_record(
     engine = engine_factory(
         setup="from pbxweb.accounts.models import Extension\n"
               "Extension.objects.filter(number='202').update(ring_seconds=5)\n",
-        SIP_DIGEST_ALGORITHMS="MD5", RTP_PORT_FIRST="23100", RTP_PORT_LAST="23199")
+        SIP_DIGEST_ALGORITHMS="MD5", RTP_PORT_FIRST="23100", RTP_PORT_LAST="23199",
+        VOICEMAIL_ENABLED="0")  # the answers without a mailbox; voicemail has its own tests
     caller = _registered(_tone_phone(tmp_path, engine, "201", 1000.0))
     callee = _registered(_tone_phone(tmp_path, engine, "202", 1500.0))
     phones.extend([caller, callee])

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from voicemail import views
+
+app_name = "voicemail"
+
+urlpatterns = [
+    path("webclient/voicemail/", views.message_list, name="list"),
+    path("webclient/voicemail/<int:message_id>/audio", views.audio, name="audio"),
+    path("webclient/voicemail/<int:message_id>/mark", views.mark, name="mark"),
+    path("webclient/voicemail/<int:message_id>/delete", views.delete, name="delete"),
+    path("api/voicemail/", views.api_list, name="api-list"),
+]
