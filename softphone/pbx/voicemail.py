@@ -154,6 +154,8 @@ class VoicemailSession:
         self._recorder, self._tap = recorder, recorder.write_packet
         if not self.media.closed:
             self.media.add_tap(self._tap)
+        logger.info("voicemail for %s: recording message %d", self.mailbox.number,
+                    slot.message_id)
         try:
             if not self._stop.is_set():
                 await asyncio.wait_for(self._stop.wait(), self.mailbox.max_seconds)

@@ -212,6 +212,18 @@ class LiveEngine:
         finally:
             connections[alias].close()
 
+    def voicemail_messages(self) -> list[dict[str, Any]]:
+        """Rows of voicemail.models.Message in this engine's database."""
+        from django.db import connections
+
+        from voicemail.models import Message
+
+        alias = self._alias()
+        try:
+            return [dict(row) for row in Message.objects.using(alias).order_by("id").values()]
+        finally:
+            connections[alias].close()
+
     def wait_for_registrations(self, predicate: Callable[[list[dict[str, Any]]], bool],
                                timeout: float = 5.0) -> list[dict[str, Any]]:
         """Poll the database (registrations are written behind, every 0.5 s)."""
