@@ -306,3 +306,23 @@ async def test_an_invite_with_replaces_for_no_dialog_gets_481(
     response = await a.expect_response("INVITE")
     assert response.status_code == 481
     a.ack_failure(dialog, response)
+
+
+async def test_the_held_caller_is_retrieved_after_an_unanswered_consultation(
+        engine: Engine, store: MemoryStore, three: tuple[Phone, Phone, Phone]) -> None:
+    a, b, c = three
+    dialog_a, dialog_b = await connected(a, b)
+    assert (await b.reinvite(dialog_b, "sendonly")).status_code == 200  # 201 hears music
+    consult = await b.call("203")
+    invite = await c.expect_request("INVITE")
+    c.reply(invite, 486, to_tag="busy")  # the consulted colleague is busy
+    response = await b.expect_response("INVITE")
+    assert response.status_code == 486
+    b.ack_failure(consult, response)
+    # Back to the held caller: resume, and they talk again.
+    assert (await b.reinvite(dialog_b, "sendrecv")).status_code == 200
+    assert dialog_a.remote_media is not None and dialog_b.remote_media is not None
+    assert await hears(a, b, dialog_b.remote_media, 0x57)
+    assert await hears(b, a, dialog_a.remote_media, 0x58)
+    await a.bye(dialog_a)
+    b.reply(await b.expect_request("BYE"), 200)
