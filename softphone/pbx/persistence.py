@@ -17,14 +17,48 @@ from softphone.pbx.storage import PbxStore
 logger = logging.getLogger("softphone.persistence")
 
 
-class BindingWriter:
+class _BatchWriter:
+    """Collects changes and hands them to the store every ``interval``, in one call; a
+    failed write is kept for the next round (``flush`` decides how)."""
+
+    name = "batch-writer"
+
     def __init__(self, store: PbxStore, interval: float) -> None:
         self.store = store
         self.interval = interval
-        self._upserts: dict[tuple[str, str], Binding] = {}
-        self._removals: set[tuple[str, str]] = set()
         self._task: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    async def flush(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            # gather() reports the task's own cancellation as a result, but still raises if
+            # stop() itself is being cancelled.
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.flush()
+
+
+class BindingWriter(_BatchWriter):
+    name = "binding-writer"
+
+    def __init__(self, store: PbxStore, interval: float) -> None:
+        super().__init__(store, interval)
+        self._upserts: dict[tuple[str, str], Binding] = {}
+        self._removals: set[tuple[str, str]] = set()
 
     def upsert(self, binding: Binding) -> None:
         key = (binding.aor, binding.contact)
@@ -42,16 +76,6 @@ class BindingWriter:
     def pending(self) -> int:
         return len(self._upserts) + len(self._removals)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="binding-writer")
-
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            await asyncio.sleep(self.interval)
-            await self.flush()
-
     async def flush(self) -> None:
         if not self.pending:
             return
@@ -68,27 +92,17 @@ class BindingWriter:
             self._removals |= {key for key in removals if key not in self._upserts}
             self._wakeup.set()
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            # gather() reports the task's own cancellation as a result, but still raises if
-            # stop() itself is being cancelled.
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        await self.flush()
 
-
-class CallRecordWriter:
+class CallRecordWriter(_BatchWriter):
     """Call records, written in batches like registrations (one transaction per batch): at
     150 calls/s one ``save`` per call made SQLite refuse writes ("database is locked").
     A failed batch stays queued and is tried again; a record is never dropped silently."""
 
+    name = "call-record-writer"
+
     def __init__(self, store: PbxStore, interval: float) -> None:
-        self.store = store
-        self.interval = interval
+        super().__init__(store, interval)
         self._queue: list[CallRecord] = []
-        self._task: asyncio.Task[None] | None = None
-        self._wakeup = asyncio.Event()
 
     def add(self, record: CallRecord) -> None:
         self._queue.append(record)
@@ -97,16 +111,6 @@ class CallRecordWriter:
     @property
     def pending(self) -> int:
         return len(self._queue)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="call-record-writer")
-
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            await asyncio.sleep(self.interval)
-            await self.flush()
 
     async def flush(self) -> None:
         if not self._queue:
@@ -118,10 +122,3 @@ class CallRecordWriter:
             logger.exception("writing %d call records failed; will retry", len(batch))
             self._queue = batch + self._queue
             self._wakeup.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        await self.flush()

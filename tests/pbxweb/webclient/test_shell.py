@@ -19,8 +19,12 @@ def test_shell_shows_who_is_logged_in_and_the_profile_menu(client: Client) -> No
 def test_shell_menu_lists_only_sections_that_exist(client: Client) -> None:
     client.force_login(make_extension("124"))
     page = client.get("/webclient/").content.decode()
-    # No People/Chat/Voicemail app exists yet: their menu entries must not be dead links.
-    for absent in ("Personen", "Voicemail"):
+    # Sections whose page exists are linked; People and Conferences do not exist yet, so
+    # their entries must not be dead links.
+    for present, url in (("Voicemail", "/webclient/voicemail/"),
+                         ("Oproepgeschiedenis", "/webclient/history/")):
+        assert f'href="{url}"' in page, present
+    for absent in ("Personen", "Conferenties"):
         assert f">{absent}</a>" not in page
 
 

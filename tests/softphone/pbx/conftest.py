@@ -13,6 +13,7 @@ from softphone.pbx.engine import Engine
 from softphone.pbx.storage import MemoryStore, SipCredentials
 from softphone.sip.digest import ha1_md5, ha1_sha256
 from softphone.sip.transport import TransportKind
+from tests.softphone.pbx.phone import Phone, phones
 
 REALM = "pbxweb"
 
@@ -60,3 +61,14 @@ def tcp_address(engine: Engine) -> tuple[str, int]:
 
 def config_with(**changes: object) -> EngineConfig:
     return replace(TEST_CONFIG, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def three(engine: Engine) -> AsyncIterator[tuple[Phone, Phone, Phone]]:
+    """Scripted phones registered as 201, 202 and 203 (tests/softphone/pbx/phone.py)."""
+    a, b, c = await phones(engine, "201", "202", "203")
+    try:
+        yield a, b, c
+    finally:
+        for phone in (a, b, c):
+            await phone.__aexit__()

@@ -349,3 +349,13 @@ async def record_of(store: MemoryStore, timeout: float = 2.0, count: int = 1) ->
         assert loop.time() < deadline, "no call record written"
         await asyncio.sleep(0.01)
     return store.call_records[-1]
+
+
+async def connected(a: Phone, b: Phone, number: str = "202") -> tuple[Dialog, Dialog]:
+    """``a`` calls ``number``, ``b`` rings and answers, both sides ACKed: a call in progress."""
+    dialog_a = await a.call(number)
+    invite, dialog_b = await b.ring()
+    b.answer(invite, dialog_b)
+    a.confirmed(dialog_a, await a.expect_response("INVITE"))
+    await b.expect_request("ACK")
+    return dialog_a, dialog_b

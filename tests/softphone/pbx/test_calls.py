@@ -4,7 +4,6 @@ engine and call each other; RTP really flows through the engine's relay."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,7 +14,7 @@ from softphone.pbx.engine import Engine
 from softphone.pbx.location import Binding
 from softphone.pbx.storage import ExtensionInfo, MemoryStore
 from tests.softphone.pbx.conftest import config_with, credentials, udp_address
-from tests.softphone.pbx.phone import Dialog, Phone, phones, record_of, sdp
+from tests.softphone.pbx.phone import Phone, connected, record_of, sdp
 from tests.softphone.pbx.phone import sdp_port as sdp_port_of
 
 
@@ -30,16 +29,6 @@ def store() -> MemoryStore:
 @pytest.fixture
 def engine_config() -> EngineConfig:
     return config_with(rtp_port_first=21000, rtp_port_last=21199)
-
-
-@pytest.fixture
-async def three(engine: Engine) -> AsyncIterator[tuple[Phone, Phone, Phone]]:
-    a, b, c = await phones(engine, "201", "202", "203")
-    try:
-        yield a, b, c
-    finally:
-        for phone in (a, b, c):
-            await phone.__aexit__()
 
 
 async def test_a_call_rings_is_answered_carries_audio_both_ways_and_hangs_up(
@@ -253,15 +242,6 @@ def test_where_requests_for_a_registered_device_go(contact: str, source: str,
     assert str(peer_of_binding(binding)) == expected
 
 
-async def connected_pair(a: Phone, b: Phone) -> tuple[Dialog, Dialog]:
-    dialog_a = await a.call("202")
-    invite, dialog_b = await b.ring()
-    b.answer(invite, dialog_b)
-    a.confirmed(dialog_a, await a.expect_response("INVITE"))
-    await b.expect_request("ACK")
-    return dialog_a, dialog_b
-
-
 @pytest.mark.parametrize(("content_type", "body"), [
     ("application/dtmf-relay", b"Signal=5\r\nDuration=160\r\n"),
     ("application/dtmf", b"5"),
@@ -270,7 +250,7 @@ async def test_sip_info_dtmf_reaches_the_other_phone_as_rfc_4733_events(
         engine: Engine, three: tuple[Phone, Phone, Phone], content_type: str,
         body: bytes) -> None:
     a, b, _ = three
-    dialog_a, dialog_b = await connected_pair(a, b)
+    dialog_a, dialog_b = await connected(a, b)
     assert dialog_b.remote_media is not None
     b.send_rtp(dialog_b.remote_media, 2)  # the callee's leg latches (symmetric RTP)
     a.send(a.in_dialog(dialog_a, "INFO", body=body, content_type=content_type))
@@ -292,7 +272,7 @@ async def test_a_bad_info_is_refused_and_the_call_goes_on(
         engine: Engine, three: tuple[Phone, Phone, Phone], content_type: str, body: bytes,
         status: int) -> None:
     a, b, _ = three
-    dialog_a, _ = await connected_pair(a, b)
+    dialog_a, _ = await connected(a, b)
     a.send(a.in_dialog(dialog_a, "INFO", body=body, content_type=content_type))
     assert (await a.expect_response("INFO")).status_code == status
     assert len(engine.calls.calls) == 1
@@ -305,7 +285,7 @@ async def test_a_bad_info_is_refused_and_the_call_goes_on(
 async def test_a_call_whose_phones_send_no_rtp_is_hung_up(
         engine: Engine, store: MemoryStore, three: tuple[Phone, Phone, Phone]) -> None:
     a, b, _ = three
-    await connected_pair(a, b)
+    await connected(a, b)
     # Nobody sends RTP (the phone vanished): within the timeout plus a check interval the
     # engine sends BYE to both and writes the record.
     a.reply(await a.expect_request("BYE", timeout=4), 200)

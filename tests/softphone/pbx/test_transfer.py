@@ -4,7 +4,6 @@ target does not answer (SPEC.md C3: "a blind transfer never loses the call")."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,7 +11,7 @@ from softphone.pbx.config import EngineConfig
 from softphone.pbx.engine import Engine
 from softphone.pbx.storage import ExtensionInfo, MemoryStore
 from tests.softphone.pbx.conftest import config_with, credentials, udp_address
-from tests.softphone.pbx.phone import Dialog, Phone, phones, record_of, sdp
+from tests.softphone.pbx.phone import Dialog, Phone, connected, record_of, sdp
 from tests.softphone.pbx.sipclient import challenge_for, digest_authorization
 
 
@@ -27,25 +26,6 @@ def store() -> MemoryStore:
 @pytest.fixture
 def engine_config() -> EngineConfig:
     return config_with(rtp_port_first=21200, rtp_port_last=21399)
-
-
-@pytest.fixture
-async def three(engine: Engine) -> AsyncIterator[tuple[Phone, Phone, Phone]]:
-    a, b, c = await phones(engine, "201", "202", "203")
-    try:
-        yield a, b, c
-    finally:
-        for phone in (a, b, c):
-            await phone.__aexit__()
-
-
-async def connected(a: Phone, b: Phone) -> tuple[Dialog, Dialog]:
-    dialog_a = await a.call("202")
-    invite, dialog_b = await b.ring()
-    b.answer(invite, dialog_b)
-    a.confirmed(dialog_a, await a.expect_response("INVITE"))
-    await b.expect_request("ACK")
-    return dialog_a, dialog_b
 
 
 async def refer(phone: Phone, dialog: Dialog, refer_to: str) -> int:

@@ -17,7 +17,7 @@ from softphone.pbx.storage import ExtensionInfo, MemoryStore, OutboundPermission
 from softphone.sip.digest import DigestAuthenticator, StoredHa1, ha1_md5, ha1_sha256
 from softphone.sip.headers import parse_auth
 from tests.softphone.pbx.conftest import config_with, credentials, udp_address
-from tests.softphone.pbx.phone import Dialog, Phone, phones, record_of, sdp_port
+from tests.softphone.pbx.phone import Dialog, Phone, record_of, sdp_port
 
 CARRIER_HOST = "127.0.0.2"
 TRUNK_USER, TRUNK_PASSWORD, CARRIER_REALM = "trunk1", "carrier-s3cret", "carrier.example"
@@ -54,14 +54,10 @@ def engine_config() -> EngineConfig:
 
 
 @pytest.fixture
-async def office(engine: Engine, carrier: Phone) -> AsyncIterator[tuple[Phone, Phone, Phone]]:
+def office(engine: Engine, carrier: Phone,
+           three: tuple[Phone, Phone, Phone]) -> tuple[Phone, Phone, Phone]:
     carrier.engine = udp_address(engine)
-    a, b, c = await phones(engine, "201", "202", "203")
-    try:
-        yield a, b, c
-    finally:
-        for phone in (a, b, c):
-            await phone.__aexit__()
+    return three
 
 
 async def test_an_outgoing_call_answers_the_carriers_challenge_and_connects(
