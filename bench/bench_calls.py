@@ -23,12 +23,9 @@ relay latency p99 < 5 ms.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import multiprocessing
 import os
 import re
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._engine import free_port, running_engine
 from bench.bench_register import percentile, response_times, stat_counts
 from bench.rtp_loadgen import run_loadgen
+from tests.interop.sipp import register_contact as sipp_register_contact
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 CALLER, CALLEE = 10000, 10001
@@ -48,42 +46,9 @@ LOADGEN_CPU = 1
 
 
 def register_contact(engine_port: int, extension: int, contact_port: int) -> None:
-    """REGISTER ``extension`` (digest, MD5) with a Contact at the callee SIPp's port."""
-    call_id = secrets.token_hex(8)
-
-    def message(cseq: int, authorization: str = "") -> bytes:
-        lines = ["REGISTER sip:127.0.0.1 SIP/2.0",
-                 f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{secrets.token_hex(6)}",
-                 "Max-Forwards: 70", f"From: <sip:{extension}@127.0.0.1>;tag=b{cseq}",
-                 f"To: <sip:{extension}@127.0.0.1>", f"Call-ID: {call_id}",
-                 f"CSeq: {cseq} REGISTER",
-                 f"Contact: <sip:{extension}@127.0.0.1:{contact_port}>", "Expires: 3600"]
-        if authorization:
-            lines.append(f"Authorization: {authorization}")
-        return ("\r\n".join([*lines, "Content-Length: 0"]) + "\r\n\r\n").encode()
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(5)
-        local = sock.getsockname()[1]
-        sock.sendto(message(1), ("127.0.0.1", engine_port))
-        challenge = sock.recv(65535).decode()
-        nonce = re.search(r'nonce="([^"]+)"', challenge)
-        realm = re.search(r'realm="([^"]+)"', challenge)
-        assert nonce and realm, challenge
-
-        def h(text: str) -> str:
-            return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 (SIP digest is MD5)
-
-        uri = "sip:127.0.0.1"
-        ha1 = h(f"{extension}:{realm[1]}:sip-{extension}")
-        response = h(f"{ha1}:{nonce[1]}:00000001:c0ffee:auth:{h(f'REGISTER:{uri}')}")
-        sock.sendto(message(2, f'Digest username="{extension}", realm="{realm[1]}", '
-                               f'nonce="{nonce[1]}", uri="{uri}", response="{response}", '
-                               f'algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee"'),
-                    ("127.0.0.1", engine_port))
-        answer = sock.recv(65535).decode()
-        assert answer.startswith("SIP/2.0 200"), answer
+    """REGISTER ``extension`` for the callee SIPp's port (SIPp cannot register a UAS)."""
+    sipp_register_contact(("127.0.0.1", engine_port), str(extension), f"sip-{extension}",
+                          contact_port)
 
 
 def sipp(scenario: str, engine_port: int, workdir: Path, rows: list[str], *, calls: int,

@@ -7,6 +7,7 @@ Notes from ../shared/notes/real-peers.md: SIPp 3.6 does not expand fields nested
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -113,11 +114,13 @@ def register_contact(engine: tuple[str, int], extension: str, password: str,
     UAS, which cannot register itself): the engine sends its requests to that Contact."""
     from tests.softphone.pbx.sipclient import digest_authorization
 
+    call_id = f"reg-{secrets.token_hex(6)}@test"  # a fresh registration each time (§10.3)
+
     def message(cseq: int, local: int, authorization: str = "") -> bytes:
         lines = ["REGISTER sip:127.0.0.1 SIP/2.0",
                  f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKreg{cseq}{contact_port}",
                  "Max-Forwards: 70", f"From: <sip:{extension}@127.0.0.1>;tag=r{cseq}",
-                 f"To: <sip:{extension}@127.0.0.1>", f"Call-ID: reg-{contact_port}@test",
+                 f"To: <sip:{extension}@127.0.0.1>", f"Call-ID: {call_id}",
                  f"CSeq: {cseq} REGISTER",
                  f"Contact: <sip:{extension}@127.0.0.1:{contact_port}>", "Expires: 600"]
         if authorization:
