@@ -10,6 +10,7 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from pbxweb.accounts.models import Extension
@@ -181,6 +182,21 @@ class OrmStore:
         else:
             message.audio.delete(save=False)
             message.delete()
+
+    async def voicemail_counts(self, number: str) -> tuple[int, int]:
+        return (await self.all_voicemail_counts()).get(number, (0, 0))
+
+    async def all_voicemail_counts(self) -> dict[str, tuple[int, int]]:
+        return await sync_to_async(self._all_voicemail_counts, thread_sensitive=False)()
+
+    def _all_voicemail_counts(self) -> dict[str, tuple[int, int]]:
+        counts: dict[str, tuple[int, int]] = {}
+        rows = (Message.objects.exclude(state=MessageState.RECORDING)
+                .values_list("mailbox__number", "state").annotate(n=Count("id")))
+        for number, state, n in rows:
+            new, saved = counts.get(number, (0, 0))
+            counts[number] = (new + n, saved) if state == MessageState.NEW else (new, saved + n)
+        return counts
 
     async def recover_voicemail(self) -> int:
         return await sync_to_async(self._recover_voicemail, thread_sensitive=False)()

@@ -286,7 +286,8 @@ class CallControl:
                  resolve: Callable[[str], Awaitable[Target | None]],
                  user_agent: str = "pbxweb", transfer_ring_seconds: float = 20.0,
                  voicemail_store: PbxStore | None = None,
-                 prompts: Prompts | None = None) -> None:
+                 prompts: Prompts | None = None,
+                 on_voicemail: Callable[[str], None] | None = None) -> None:
         self.signalling = signalling
         self.relay = relay
         self.timers = timers
@@ -297,6 +298,7 @@ class CallControl:
         self.transfer_ring_seconds = transfer_ring_seconds
         self.voicemail_store = voicemail_store  # None: no voicemail (unanswered: 480)
         self.prompts = prompts or Prompts(Path("var/prompts"))
+        self.on_voicemail = on_voicemail  # a message was left in this mailbox (MWI)
         self.calls: dict[str, Call] = {}
         self._by_server_tid: dict[TransactionId, Call] = {}
         self._dialogs: dict[tuple[str, str], Leg] = {}
@@ -1105,6 +1107,8 @@ class CallControl:
 
     def _voicemail_done(self, call: Call, session: VoicemailSession) -> None:
         call.record.ended_by = "voicemail" if session.kept else "caller"
+        if session.kept and self.on_voicemail is not None:
+            self.on_voicemail(session.mailbox.number)
         if call.state is CallState.ENDED:  # the caller hung up: the record waited for us
             self.save_record(call.record)
         else:  # '#', the maximum length, mailbox full: we release the caller

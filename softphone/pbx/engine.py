@@ -44,6 +44,8 @@ from softphone.pbx.cdr import CallDirection, CallRecord, Disposition
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.credentials import CredentialCache
 from softphone.pbx.location import Binding, Location
+from softphone.pbx.mwi import EVENT as MWI_EVENT
+from softphone.pbx.mwi import MessageWaiting
 from softphone.pbx.persistence import BindingWriter, CallRecordWriter
 from softphone.pbx.prompts import Prompts
 from softphone.pbx.registrar import RegisterRequest, process_register
@@ -88,7 +90,7 @@ logger = logging.getLogger("softphone.engine")
 
 # What this engine implements today; the list grows with call control (§20.5).
 ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "REFER",
-                   "NOTIFY")
+                   "NOTIFY", "SUBSCRIBE")
 # Option tags we honour in Require (§8.2.2.3): Replaces (RFC 3891); any other Require gets 420.
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"replaces"})
 ACCEPTED_BODIES = "application/sdp"
@@ -147,7 +149,13 @@ class Engine:
                                  save_record=self._save_record, resolve=self._resolve,
                                  user_agent=config.user_agent,
                                  transfer_ring_seconds=config.transfer_ring_seconds,
-                                 voicemail_store=store, prompts=Prompts(config.prompts_dir))
+                                 voicemail_store=store, prompts=Prompts(config.prompts_dir),
+                                 on_voicemail=self._voicemail_changed)
+        self.mwi = MessageWaiting(
+            store=store, location=self.location, domain=config.domain,
+            send=lambda request, peer: self.send_request(request, peer),
+            respond=self._respond, via=lambda peer: self.via(peer.kind),
+            contact=lambda peer: self.contact(peer.kind), wall_clock=wall_clock)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -187,12 +195,14 @@ class Engine:
         self.trunks.start_registering()
         self.writer.start()
         self.records.start()
+        self.mwi.start()
         self._sweeper = asyncio.create_task(self._sweep_expired(), name="registration-expiry")
         logger.info("engine listening on %s; %d registrations restored",
                     ", ".join(f"{k}:{a[0]}:{a[1]}" for k, a in self.addresses.items()),
                     self.location.count())
 
     async def stop(self) -> None:
+        await self.mwi.stop()
         await self.trunks.stop()
         await self.calls.stop()
         await asyncio.sleep(0)  # let the BYEs of the calls ended just now leave
@@ -378,8 +388,11 @@ class Engine:
         elif method == "OPTIONS":
             self._spawn(self._options(tid, request))
         elif request.to_tag is not None and method != "ACK":
-            if not self.calls.in_dialog(tid, request, source):  # §12.2.2
+            if not self.calls.in_dialog(tid, request, source) and \
+                    not self.mwi.in_dialog(tid, request, source):  # §12.2.2
                 self._respond(tid, request, 481, detail="no such dialog")
+        elif method == "SUBSCRIBE":
+            self._spawn(self._subscribe(tid, request, source))
         elif method == "INVITE":
             self._spawn(self._invite(tid, request, source))
         elif method in ("BYE", "CANCEL"):
@@ -435,7 +448,7 @@ class Engine:
         self._respond(tid, request, 200, [
             ("Allow", ", ".join(ALLOWED_METHODS)), ("Accept", ACCEPTED_BODIES),
             ("Accept-Encoding", "identity"), ("Accept-Language", "nl, en"),
-            ("Supported", ", ".join(sorted(SUPPORTED_EXTENSIONS)))])
+            ("Supported", ", ".join(sorted(SUPPORTED_EXTENSIONS))), ("Allow-Events", MWI_EVENT)])
 
     async def _invite(self, tid: TransactionId, request: SipRequest, source: Peer) -> None:
         """Authenticate, then route: an extension, an external number through the trunk, or
@@ -540,6 +553,28 @@ class Engine:
             return
         await self.calls.place(tid, request, source, caller=caller, target=target,
                                direction=CallDirection.INBOUND)
+
+    async def _subscribe(self, tid: TransactionId, request: SipRequest, source: Peer) -> None:
+        """RFC 6665: only the message-summary package (RFC 3842), for one's own mailbox."""
+        assert self.auth is not None
+        events = request.headers.values("Event")
+        if len(events) != 1:  # RFC 6665 §8.2.1: exactly one Event header
+            self._respond(tid, request, 400, [("Allow-Events", MWI_EVENT)],
+                          detail="SUBSCRIBE without exactly one Event")
+            return
+        event = events[0].partition(";")[0].strip().lower()
+        if event != MWI_EVENT:
+            self._respond(tid, request, 489, [("Allow-Events", MWI_EVENT)],
+                          detail=f"event package {event[:20]!r}")
+            return
+        decision = await self.auth.authenticate(request, source.host, proxy=False)
+        if decision.user is None:
+            self._respond(tid, request, decision.status, decision.headers, decision.detail)
+            return
+        await self.mwi.subscribe(tid, request, source, decision.user)
+
+    def _voicemail_changed(self, number: str) -> None:
+        self._spawn(self.mwi.changed(number))
 
     # -- helpers ----------------------------------------------------------------------------
     async def _resolve(self, number: str) -> Target | None:

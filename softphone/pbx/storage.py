@@ -141,6 +141,14 @@ class PbxStore(Protocol):
         """The recording ended: the message becomes new (or is removed if not ``keep``)."""
         ...
 
+    async def voicemail_counts(self, number: str) -> tuple[int, int]:
+        """(new, saved) messages in ``number``'s mailbox."""
+        ...
+
+    async def all_voicemail_counts(self) -> dict[str, tuple[int, int]]:
+        """(new, saved) of every mailbox that holds messages, in one query."""
+        ...
+
     async def recover_voicemail(self) -> int:
         """At engine start: finish messages a crash left "recording" (their file holds what
         was recorded up to the last second); returns how many."""
@@ -213,3 +221,18 @@ class MemoryStore:
         for message in stale:
             message["state"] = "new"
         return len(stale)
+
+    async def voicemail_counts(self, number: str) -> tuple[int, int]:
+        return (await self.all_voicemail_counts()).get(number, (0, 0))
+
+    async def all_voicemail_counts(self) -> dict[str, tuple[int, int]]:
+        counts: dict[str, tuple[int, int]] = {}
+        for message in self.voicemails.values():
+            start = message["start"]
+            assert isinstance(start, VoicemailStart)
+            new, saved = counts.get(start.mailbox, (0, 0))
+            if message["state"] == "new":
+                counts[start.mailbox] = (new + 1, saved)
+            elif message["state"] == "saved":
+                counts[start.mailbox] = (new, saved + 1)
+        return counts

@@ -38,7 +38,21 @@ class Baresip:
     events: list[dict[str, Any]] = field(default_factory=list)
     _buffer: bytes = b""
 
-    def start(self) -> Baresip:
+    def start(self, attempts: int = 3) -> Baresip:
+        """Start it; a port that another process took between our probe and baresip's bind
+        ("Address already in use", seen on a busy machine) is retried with new ports."""
+        for attempt in range(attempts):
+            try:
+                return self._start()
+            except RuntimeError as error:
+                if "Address already in use" not in str(error) or attempt == attempts - 1:
+                    raise
+                log = getattr(self, "log", None)
+                if log is not None:
+                    log.close()
+        raise AssertionError("unreachable")
+
+    def _start(self) -> Baresip:
         binary = shutil.which("baresip")
         if binary is None:
             raise RuntimeError("baresip is missing: apt-get install baresip (./pbx test does)")

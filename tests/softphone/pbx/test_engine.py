@@ -196,7 +196,7 @@ async def test_unauthenticated_register_is_challenged_statelessly(engine: Engine
 
 
 @pytest.mark.parametrize("method,status", [
-    ("FOO", 501), ("MESSAGE", 405), ("SUBSCRIBE", 405), ("BYE", 481)])
+    ("FOO", 501), ("MESSAGE", 405), ("PUBLISH", 405), ("SUBSCRIBE", 400), ("BYE", 481)])
 async def test_methods_we_do_not_serve(client: SipTestClient, method: str,
                                        status: int) -> None:
     response = await client.request(client.simple(method, "sip:202@127.0.0.1"))
