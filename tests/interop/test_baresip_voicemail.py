@@ -180,3 +180,41 @@ def test_a_recording_survives_the_engine_being_killed(
     assert "1 voicemail message(s) recorded before a crash recovered" in engine.log()
     with wave.open(str(engine.var_dir / "voicemail" / rows[0]["audio"])) as audio:
         assert audio.getnframes() >= 8000 * 2.4  # the header was patched: it plays
+
+
+def _wait_for_output(phone: Baresip, text: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in phone.output():
+        assert time.monotonic() < deadline, phone.output()[-2000:]
+        time.sleep(0.1)
+
+
+def test_baresip_subscribed_for_mwi_learns_of_a_new_message(
+        engine_factory: EngineFactory, tmp_path: Path) -> None:
+    engine = engine_factory(
+        setup="from pbxweb.accounts.models import Extension\n"
+              "Extension.objects.filter(number='202').update(ring_seconds=5)\n",
+        SIP_DIGEST_ALGORITHMS="MD5", RTP_PORT_FIRST="23700", RTP_PORT_LAST="23799",
+        VOICEMAIL_MAX_SECONDS="2")
+    source = _write_sequence(tmp_path / "message.wav")
+    owner = Baresip(tmp_path, "202", password("202"), engine.address, modules=("mwi",),
+                    audio_source=f"aufile,{source}")
+    caller = Baresip(tmp_path, "201", password("201"), engine.address,
+                     audio_source=f"aufile,{source}")
+    try:
+        # baresip's mwi module keeps its control socket from answering (measured with 1.0.0),
+        # so this phone is watched through what it prints: it shows each MWI NOTIFY's body.
+        owner.start()
+        _wait_for_output(owner, "Voice-Message: 0/0")  # its SUBSCRIBE got the counts
+        caller.start()
+        assert caller.registered(timeout=10), caller.output()[-3000:]
+        host, port = engine.address
+        caller.command("dial", f"sip:202@{host}:{port}")
+        caller.wait_event("CALL_ESTABLISHED", timeout=20)  # 202 rang 5 s; the mailbox answers
+        caller.wait_event("CALL_CLOSED", timeout=40)
+        _wait_for_output(owner, "Voice-Message: 1/0")
+        assert "Messages-Waiting: yes" in owner.output()
+    finally:
+        caller.stop()
+        owner.stop()
+    assert re.search(r"SUBSCRIBE .* -> 200 \(MWI for 202\)", engine.log()), engine.log()[-2000:]
