@@ -55,8 +55,13 @@ class Location:
 
     def lookup(self, aor: str, now: float) -> list[Binding]:
         """Live bindings, highest q first (§16.6 forking order; we fork to all at once)."""
-        live = [b for b in self._bindings.get(aor, {}).values() if b.expires_at > now]
-        return sorted(live, key=lambda b: -b.q)
+        bindings = self._bindings.get(aor)
+        if not bindings:
+            return []
+        live = [b for b in bindings.values() if b.expires_at > now]
+        if len(live) > 1:
+            live.sort(key=lambda b: -b.q)  # stable: equal q keep their order
+        return live
 
     def check_order(self, aor: str, call_id: str, cseq: int) -> bool:
         """§10.3 step 7: a REGISTER older than a binding from the same Call-ID is refused."""

@@ -129,9 +129,17 @@ def split_top_level(text: str, separator: str) -> list[str]:
     unterminated quote or ``<`` is a syntax error (RFC 4475 §3.1.2.6: 400). The scan jumps
     from one interesting character to the next (a regex search), so it stays linear and cheap.
     """
-    # Fast path: nothing that could hide a separator.
-    if '"' not in text and "<" not in text:
-        return [piece.strip(WSP) for piece in text.split(separator)]
+    # Fast paths: nothing that could hide a separator; or no separator at all, with nothing
+    # the scan below would refuse (a quote, a '<' without a '>' after it).
+    if '"' not in text:
+        if "<" not in text:
+            return [piece.strip(WSP) for piece in text.split(separator)]
+        if separator not in text and text.rfind("<") < text.rfind(">"):
+            return [text.strip(WSP)]
+    return _split_scanning(text, separator)
+
+
+def _split_scanning(text: str, separator: str) -> list[str]:
     search = _SCANNERS[separator].search
     pieces: list[str] = []
     start = i = 0
@@ -171,7 +179,11 @@ def end_of_quoted(text: str, start: int) -> int:
 
 # generic-param = token [ EQUAL gen-value ] ; gen-value = token / host / quoted-string
 # EQUAL = SWS "=" SWS ; SEMI = SWS ";" SWS
-_PARAM_VALUE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]:]+")
+_PARAM_VALUE_CHARS = r"A-Za-z0-9\-.!%*_+`'~\[\]:"
+_PARAM_VALUE = re.compile(f"[{_PARAM_VALUE_CHARS}]+")
+# The shape nearly every parameter list has (``;branch=z9hG4bK...;rport``): tokens, no
+# whitespace, no quotes. One match checks it all; anything else goes the careful way.
+_PLAIN_PARAMS = re.compile(rf"(?:;[{_TOKENCHAR_SET}]+(?:=[{_PARAM_VALUE_CHARS}]+)?)+")
 
 
 def parse_params(text: str) -> tuple[tuple[str, str | None], ...]:
@@ -186,6 +198,21 @@ def parse_params(text: str) -> tuple[tuple[str, str | None], ...]:
         return ()
     if text[0] != ";":
         raise RemoteProtocolError(f"expected ';' before parameters, got {text[:20]!r}")
+    if _PLAIN_PARAMS.fullmatch(text) is not None:
+        return _plain_params(text)
+    return _parse_params_careful(text)
+
+
+def _plain_params(text: str) -> tuple[tuple[str, str | None], ...]:
+    """Parameters already matched by ``_PLAIN_PARAMS``: only the splitting is left."""
+    params: list[tuple[str, str | None]] = []
+    for piece in text[1:].split(";"):
+        name, eq, value = piece.partition("=")
+        params.append((name, value if eq else None))
+    return tuple(params)
+
+
+def _parse_params_careful(text: str) -> tuple[tuple[str, str | None], ...]:
     params: list[tuple[str, str | None]] = []
     for piece in split_top_level(text[1:], ";"):
         name, eq, value = piece.partition("=")
@@ -222,4 +249,4 @@ def has_param(params: tuple[tuple[str, str | None], ...], name: str) -> bool:
 
 
 def format_params(params: tuple[tuple[str, str | None], ...]) -> str:
-    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params)
+    return "".join([f";{k}" if v is None else f";{k}={v}" for k, v in params])

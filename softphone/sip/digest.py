@@ -99,14 +99,17 @@ class DigestAlgorithm(enum.StrEnum):
 
     @property
     def hex_length(self) -> int:
-        return hashlib.new(_HASHLIB_NAMES[self]).digest_size * 2
+        return _HEX_LENGTHS[self]
 
     def hash(self, text: str) -> str:
         """H(data) of RFC 7616 §3.4.1: the lowercase hex digest of the UTF-8 bytes."""
-        return hashlib.new(_HASHLIB_NAMES[self], text.encode(), usedforsecurity=True).hexdigest()
+        return _HASHES[self](text.encode()).hexdigest()
 
 
-_HASHLIB_NAMES = {DigestAlgorithm.SHA256: "sha256", DigestAlgorithm.MD5: "md5"}
+_HASHES = {DigestAlgorithm.SHA256: hashlib.sha256, DigestAlgorithm.MD5: hashlib.md5}
+_HEX_LENGTHS = {algorithm: new().digest_size * 2 for algorithm, new in _HASHES.items()}
+# The algorithm parameter as written (RFC 7616 §3.3: case-insensitive) -> the algorithm.
+_BY_NAME = {str(algorithm): algorithm for algorithm in DigestAlgorithm}
 
 
 def ha1_for(algorithm: DigestAlgorithm, username: str, realm: str, password: str) -> str:
@@ -340,9 +343,8 @@ class DigestAuthenticator:
                 return _malformed(f"missing {name}", username)
         if any(len(value) > MAX_PARAM_LENGTH for value in fields.values()):
             return _malformed("parameter too long", username)
-        try:
-            algorithm = DigestAlgorithm(fields.get("algorithm", DigestAlgorithm.MD5).upper())
-        except ValueError:
+        algorithm = _BY_NAME.get(fields.get("algorithm", "MD5").upper())
+        if algorithm is None:
             return _malformed("unsupported algorithm", username)
         if algorithm not in self.algorithms:
             return _malformed("algorithm not offered", username)

@@ -10,6 +10,7 @@ maps both to the one spelling we use everywhere (``"v"``/``"VIA"`` -> ``"Via"``)
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -109,11 +110,12 @@ def split_header_values(value: str) -> list[str]:
 # via-parm = sent-protocol LWS sent-by *( SEMI via-params )
 # sent-protocol = protocol-name SLASH protocol-version SLASH transport
 # sent-by = host [ COLON port ] ; SLASH = SWS "/" SWS ; COLON = SWS ":" SWS
-_VIA = re.compile(
+# The parameters start at the first ';' (no part before them can hold one): the part before
+# is matched by _VIA_HEAD, the parameters by ``parse_params``.
+_VIA_HEAD = re.compile(
     rf"(?P<name>{_abnf.TOKEN.pattern})\s*/\s*(?P<version>{_abnf.TOKEN.pattern})\s*/\s*"
     rf"(?P<transport>{_abnf.TOKEN.pattern})\s+"
-    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_\-.]+)(?:\s*:\s*(?P<port>\d{1,5}))?\s*"
-    r"(?P<params>;.*)?",
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_\-.]+)(?:\s*:\s*(?P<port>\d{1,5}))?\s*",
     re.DOTALL,
 )
 _MAGIC_COOKIE = "z9hG4bK"
@@ -213,7 +215,8 @@ class Via:
             new = updates.pop(key.lower(), _KEEP)
             params.append((key, value if new is _KEEP else new))
         params.extend(updates.items())  # the ones not there yet, rport before received
-        return replace(self, params=tuple(params))
+        return _trusted_via(self.transport, self.host, self.port, tuple(params), self.protocol,
+                            self.version)
 
     def __str__(self) -> str:
         port = f":{self.port}" if self.port is not None else ""
@@ -223,18 +226,44 @@ class Via:
 
 def parse_via(text: str) -> Via:
     """One via-parm. Raises RemoteProtocolError (400)."""
-    match = _VIA.fullmatch(text.strip(WSP))
-    if match is None:
+    text = text.strip(WSP)
+    semi = text.find(";")
+    sent = _sent_protocol_and_by(text if semi < 0 else text[:semi])
+    if sent is None:
         raise RemoteProtocolError(f"bad Via {text[:80]!r}")
+    params = parse_params(text[semi:]) if semi >= 0 else ()
+    transport, host, port, protocol, version = sent
+    return _trusted_via(transport, host, port, params, protocol, version)
+
+
+# A phone sends the same sent-protocol and sent-by in every request; only the parameters
+# (the branch) change. Bounded like the URI caches.
+@functools.lru_cache(maxsize=4096)
+def _sent_protocol_and_by(text: str) -> tuple[str, str, int | None, str, str] | None:
+    match = _VIA_HEAD.fullmatch(text)
+    if match is None:
+        return None
     host = _parse_host(match["host"])
     port = None
     if match["port"] is not None:
         port = int(match["port"])
         if not 0 < port <= 65535:
             raise RemoteProtocolError("Via port out of range")
-    params = parse_params(match["params"]) if match["params"] else ()
-    return Via(match["transport"].upper(), host, port, params, match["name"].upper(),
-               match["version"])
+    return match["transport"].upper(), host, port, match["name"].upper(), match["version"]
+
+
+def _trusted_via(transport: str, host: str, port: int | None, params: Params, protocol: str,
+                 version: str) -> Via:
+    """A Via from parts already checked (the parser's, or a copy's): no __post_init__."""
+    via = object.__new__(Via)
+    _set = object.__setattr__
+    _set(via, "transport", transport)
+    _set(via, "host", host)
+    _set(via, "port", port)
+    _set(via, "params", params)
+    _set(via, "protocol", protocol)
+    _set(via, "version", version)
+    return via
 
 
 def parse_vias(values: list[str]) -> tuple[Via, ...]:
@@ -269,6 +298,8 @@ class CSeq:
         return f"{self.number} {self.method}"
 
 
+# CSeq values repeat ("1 REGISTER", "2 REGISTER", "102 INVITE"...) and CSeq is immutable.
+@functools.lru_cache(maxsize=1024)
 def parse_cseq(text: str) -> CSeq:
     match = _CSEQ.fullmatch(text.strip(WSP))
     if match is None:

@@ -56,7 +56,6 @@ MAX_EXPIRES = 2**32 - 1
 MAX_MAX_FORWARDS = 255
 
 _BAD_VALUE_CHARS = re.compile(r"[\r\n\x00]")
-_REASON_BAD = re.compile(r"[\r\n]")
 
 
 class Headers:
@@ -70,15 +69,8 @@ class Headers:
     __slots__ = ("_fields", "_index")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
-        checked: list[tuple[str, str]] = []
-        for name, value in fields:
-            if not _abnf.is_token(name):
-                raise LocalProtocolError(f"bad header name {name!r}")
-            if _BAD_VALUE_CHARS.search(value):
-                raise LocalProtocolError(f"CR, LF or NUL in the value of {name}")
-            checked.append((canonical_name(name), value.strip(_abnf.WSP)))
-        self._fields: tuple[tuple[str, str], ...] = tuple(checked)
-        self._index: dict[str, list[str]] | None = None
+        self._fields: tuple[tuple[str, str], ...] = _checked_fields(fields)
+        self._index: dict[str, tuple[str, ...]] | None = None
 
     @classmethod
     def _trusted(cls, fields: tuple[tuple[str, str], ...]) -> Headers:
@@ -88,12 +80,17 @@ class Headers:
         headers._index = None
         return headers
 
-    def _lookup(self) -> dict[str, list[str]]:
+    def _lookup(self) -> dict[str, tuple[str, ...]]:
         index = self._index
         if index is None:
+            # Tuples, not lists: a tuple of strings drops out of the cyclic collector's sight
+            # at its first pass, and a server keeps every request for 32 s (Timer J).
             index = {}
+            get = index.get
             for name, value in self._fields:
-                index.setdefault(name.lower(), []).append(value)
+                key = name.lower()
+                seen = get(key)
+                index[key] = (value,) if seen is None else (*seen, value)
             self._index = index
         return index
 
@@ -106,7 +103,7 @@ class Headers:
 
     def values(self, name: str) -> list[str]:
         """Every value of header ``name``, splitting list headers on commas."""
-        lines = self._lookup().get(lookup_key(name), [])
+        lines = self._lookup().get(lookup_key(name), ())
         if not is_list_header(name):
             return list(lines)
         return [item for line in lines for item in split_header_values(line) if item]
@@ -169,6 +166,20 @@ class Headers:
 
 
 
+def _checked_fields(fields: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Header lines from our own code: names must be tokens, values must not break the line
+    (no CR/LF/NUL, so nothing can be injected); names get their canonical spelling."""
+    checked: list[tuple[str, str]] = []
+    is_token, bad_value = _abnf.is_token, _BAD_VALUE_CHARS.search
+    for name, value in fields:
+        if not is_token(name):
+            raise LocalProtocolError(f"bad header name {name!r}")
+        if bad_value(value):
+            raise LocalProtocolError(f"CR, LF or NUL in the value of {name}")
+        checked.append((canonical_name(name), value.strip(_abnf.WSP)))
+    return tuple(checked)
+
+
 class _Accessors:
     """Parsed views of the headers every layer needs, cached per message."""
 
@@ -187,6 +198,16 @@ class _Accessors:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    def forget_parsed(self) -> None:
+        """Drop the parsed views cached on this message (they are parsed again when read).
+
+        For a message kept only to be matched or resent: a completed UDP server transaction
+        keeps its request for 32 s (Timer J), and what it no longer needs should not weigh
+        on memory and on every pass of the cyclic garbage collector."""
+        # A fresh dict rather than clear(): an empty new dict is not tracked by the collector.
+        object.__setattr__(self, "_cache", {})
+        self.headers._index = None
 
     # Copies with other headers or body (requests and responses alike; both are frozen).
     def with_header(self, name: str, value: str | object) -> Self:
@@ -212,11 +233,15 @@ class _Accessors:
             raise RemoteProtocolError(f"missing {canonical_name(name)} header")
         return value
 
+    # The parsed views below are cached in ``_cache``; each is written out (no shared helper
+    # taking a closure) because they are read dozens of times per request on the hot path.
     @property
     def via(self) -> tuple[Via, ...]:
         """Every Via value, top first (§20.42)."""
-        result: tuple[Via, ...] = self._cached(
-            "via", lambda: parse_vias(self.headers.get_all("Via")))
+        try:
+            result: tuple[Via, ...] = self._cache["via"]
+        except KeyError:
+            result = self._cache["via"] = parse_vias(self.headers.get_all("Via"))
         return result
 
     @property
@@ -233,29 +258,38 @@ class _Accessors:
 
     @property
     def call_id(self) -> str:
-        # callid = word [ "@" word ]: no whitespace inside (§25.1).
-        def compute() -> str:
-            value = self._single("Call-ID")
-            if not value or any(ch in value for ch in " \t"):
-                raise RemoteProtocolError("bad Call-ID")
-            return value
-
-        result: str = self._cached("call_id", compute)
+        try:
+            result: str = self._cache["call_id"]
+        except KeyError:
+            # callid = word [ "@" word ]: no whitespace inside (§25.1).
+            result = self._single("Call-ID")
+            if not result or " " in result or "\t" in result:
+                raise RemoteProtocolError("bad Call-ID") from None
+            self._cache["call_id"] = result
         return result
 
     @property
     def cseq(self) -> CSeq:
-        result: CSeq = self._cached("cseq", lambda: parse_cseq(self._single("CSeq")))
+        try:
+            result: CSeq = self._cache["cseq"]
+        except KeyError:
+            result = self._cache["cseq"] = parse_cseq(self._single("CSeq"))
         return result
 
     @property
     def from_(self) -> NameAddr:
-        result: NameAddr = self._cached("from", lambda: parse_name_addr(self._single("From")))
+        try:
+            result: NameAddr = self._cache["from"]
+        except KeyError:
+            result = self._cache["from"] = parse_name_addr(self._single("From"))
         return result
 
     @property
     def to(self) -> NameAddr:
-        result: NameAddr = self._cached("to", lambda: parse_name_addr(self._single("To")))
+        try:
+            result: NameAddr = self._cache["to"]
+        except KeyError:
+            result = self._cache["to"] = parse_name_addr(self._single("To"))
         return result
 
     @property
@@ -269,7 +303,10 @@ class _Accessors:
     @property
     def contact_star(self) -> bool:
         """``Contact: *`` (§10.2.2, remove all bindings); it may not be mixed with others."""
-        result: bool = self._cached("contact_star", self._compute_contact_star)
+        try:
+            result: bool = self._cache["contact_star"]
+        except KeyError:
+            result = self._cache["contact_star"] = self._compute_contact_star()
         return result
 
     def _compute_contact_star(self) -> bool:
@@ -285,12 +322,12 @@ class _Accessors:
     @property
     def contacts(self) -> tuple[NameAddr, ...]:
         """Every Contact value in order; empty for ``Contact: *`` (see ``contact_star``)."""
-        def compute() -> tuple[NameAddr, ...]:
-            if self.contact_star:
-                return ()
-            return parse_name_addr_list(self.headers.get_all("Contact"))
-
-        result: tuple[NameAddr, ...] = self._cached("contacts", compute)
+        try:
+            result: tuple[NameAddr, ...] = self._cache["contacts"]
+        except KeyError:
+            result = () if self.contact_star else parse_name_addr_list(
+                self.headers.get_all("Contact"))
+            self._cache["contacts"] = result
         return result
 
     def name_addrs(self, name: str) -> tuple[NameAddr, ...]:
@@ -356,7 +393,7 @@ def _check_common(headers: object, body: object, version: str) -> None:
         raise LocalProtocolError("headers must be a Headers value")
     if not isinstance(body, bytes):
         raise LocalProtocolError("body must be bytes")
-    if _abnf.SIP_VERSION.fullmatch(version) is None:
+    if version != SIP_VERSION and _abnf.SIP_VERSION.fullmatch(version) is None:
         raise LocalProtocolError(f"bad SIP version {version!r}")
 
 
@@ -377,6 +414,22 @@ class SipRequest(_Accessors):
             raise LocalProtocolError(f"bad method {self.method!r}")
         _check_common(self.headers, self.body, self.version)
 
+    @classmethod
+    def _trusted(cls, method: str, uri: Uri, headers: Headers, body: bytes,
+                 version: str = SIP_VERSION, cache: dict[str, Any] | None = None,
+                 ) -> SipRequest:
+        """A request from parts already checked (the parser's, or a copy's): __post_init__
+        would find nothing new."""
+        request = object.__new__(cls)
+        _set = object.__setattr__
+        _set(request, "method", method)
+        _set(request, "uri", uri)
+        _set(request, "headers", headers)
+        _set(request, "body", body)
+        _set(request, "version", version)
+        _set(request, "_cache", {} if cache is None else cache)
+        return request
+
     def __bytes__(self) -> bytes:
         return self._serialize(f"{self.method} {self.uri} {self.version}\r\n")
 
@@ -388,16 +441,21 @@ class SipRequest(_Accessors):
         fields = list(self.headers._fields)
         for i, (name, value) in enumerate(fields):
             if name == "Via":
-                parts = split_header_values(value)
-                fields[i] = ("Via", ", ".join([str(via), *parts[1:]]))
+                line = str(via)
+                if "," in value:  # more values on this line: keep them as they are
+                    line = ", ".join([line, *split_header_values(value)[1:]])
+                fields[i] = ("Via", line)
                 break
         else:
             raise LocalProtocolError("no Via to replace")
-        copy = SipRequest(self.method, self.uri, Headers._trusted(tuple(fields)), self.body,
-                          self.version)
-        copy._cache.update(self._cache)
-        copy._cache["via"] = (via, *vias[1:])
-        return copy
+        headers = Headers._trusted(tuple(fields))
+        index = self.headers._index
+        if index is not None:  # the same lines but the first Via: no need to index again
+            index = dict(index)
+            index["via"] = (line, *index["via"][1:])
+            headers._index = index
+        return SipRequest._trusted(self.method, self.uri, headers, self.body, self.version,
+                                   {**self._cache, "via": (via, *vias[1:])})
 
     def make_response(self, status: int, reason: str | None = None, *,
                       to_tag: str | None = None,
@@ -421,7 +479,7 @@ class SipResponse(_Accessors):
     def __post_init__(self) -> None:
         if not isinstance(self.status_code, int) or not 100 <= self.status_code <= 699:
             raise LocalProtocolError(f"status code {self.status_code!r} out of 100..699")
-        if _REASON_BAD.search(self.reason):
+        if "\r" in self.reason or "\n" in self.reason:
             raise LocalProtocolError("CR or LF in a reason phrase")
         _check_common(self.headers, self.body, self.version)
 
@@ -440,7 +498,8 @@ class SipResponse(_Accessors):
 SipMessage: TypeAlias = SipRequest | SipResponse
 
 # §8.2.6.2: these are copied from the request, in this order, into every response.
-_COPIED = ("Via", "From", "To", "Call-ID", "CSeq")
+_COPIED = (("Via", "via"), ("From", "from"), ("To", "to"), ("Call-ID", "call-id"),
+           ("CSeq", "cseq"))
 
 
 def make_response(request: SipRequest, status: int, reason: str | None = None, *,
@@ -454,19 +513,24 @@ def make_response(request: SipRequest, status: int, reason: str | None = None, *
     (§8.2.6.1). ``headers`` are appended after the copied ones. Raises ``RemoteProtocolError``
     if the request's To cannot be parsed (so that the tag would land in the wrong place).
     """
+    index = request.headers._lookup()
+    tag = None
+    if to_tag is not None and status != 100 and "to" in index and request.to.tag is None:
+        # Not is_token(): its cache is for the names that repeat, and tags never do.
+        if _abnf.TOKEN.fullmatch(to_tag) is None:
+            raise LocalProtocolError(f"To tag must be a token: {to_tag!r}")
+        # Appending keeps the peer's own spelling of To; after a name-addr and after an
+        # addr-spec alike, ";tag=" is a header parameter (§20.10, §20.39).
+        tag = ";tag=" + to_tag
     fields: list[tuple[str, str]] = []
-    for name in _COPIED:
-        for value in request.headers.get_all(name):
-            if name == "To" and to_tag is not None and status != 100 and request.to.tag is None:
-                # Appending keeps the peer's own spelling of To; after a name-addr and after
-                # an addr-spec alike, ";tag=" is a header parameter (§20.10, §20.39).
-                if not _abnf.is_token(to_tag):
-                    raise LocalProtocolError(f"To tag must be a token: {to_tag!r}")
-                value = f"{value};tag={to_tag}"
-            fields.append((name, value))
+    append = fields.append
+    for name, key in _COPIED:
+        for value in index.get(key, ()):
+            append((name, value + tag if tag is not None and key == "to" else value))
     if status == 100:
-        fields.extend(("Timestamp", v) for v in request.headers.get_all("Timestamp"))
-    copied = Headers._trusted(tuple(fields))
-    extra = Headers(headers)
+        for value in index.get("timestamp", ()):
+            append(("Timestamp", value))
+    if headers:
+        fields += _checked_fields(headers)
     return SipResponse(status, reason if reason is not None else reason_phrase(status),
-                       Headers._trusted(copied._fields + extra._fields), body)
+                       Headers._trusted(tuple(fields)), body)

@@ -66,9 +66,12 @@ KNOWN_METHODS = frozenset({
 })
 
 # §7.3.1 / §20: headers that may appear at most once (more is 400, RFC 4475 §3.3.8).
-_SINGLETONS = ("To", "From", "CSeq", "Call-ID", "Max-Forwards", "Content-Type", "Expires")
-_REQUIRED_IN_REQUEST = ("To", "From", "CSeq", "Call-ID", "Via")
-_REQUIRED_IN_RESPONSE = ("To", "From", "CSeq", "Call-ID", "Via")
+# (name, index key) pairs: the key is the lower-cased name.
+_SINGLETONS = tuple((name, name.lower()) for name in (
+    "To", "From", "CSeq", "Call-ID", "Max-Forwards", "Content-Type", "Expires"))
+_REQUIRED_IN_REQUEST = tuple((name, name.lower()) for name in (
+    "To", "From", "CSeq", "Call-ID", "Via"))
+_REQUIRED_IN_RESPONSE = _REQUIRED_IN_REQUEST
 
 
 class BadExtensionError(RemoteProtocolError):
@@ -114,9 +117,9 @@ def parse_message(data: bytes, *,
         raise RemoteProtocolError("stray CR in the header block")
     if len(lines) > max_header_lines + 1:
         raise RemoteProtocolError("too many header lines", _MESSAGE_TOO_LARGE)
-    fields = _parse_header_lines(lines)
-    body = _body(data, body_start, fields)
-    return _start_line(lines[0], Headers._trusted(fields), body)
+    headers = Headers._trusted(_parse_header_lines(lines))
+    body = _body(data, body_start, headers._lookup().get("content-length"))
+    return _start_line(lines[0], headers, body)
 
 
 # Header names as written on the wire -> canonical name, for names already found valid. Peers
@@ -137,13 +140,12 @@ def _parse_header_lines(lines: list[str]) -> tuple[tuple[str, str], ...]:
             more = line.strip(" \t")
             fields[-1] = (name, f"{value} {more}" if value and more else value or more)
             continue
-        colon = line.find(":")
-        if colon <= 0:
+        raw_name, colon, value = line.partition(":")
+        if not colon or not raw_name:
             raise RemoteProtocolError(f"header line without a name and ':': {line[:40]!r}")
-        raw_name = line[:colon]
         known = seen.get(raw_name)
         fields.append((known if known is not None else _new_header_name(raw_name),
-                       line[colon + 1:].strip(" \t")))
+                       value.strip(" \t")))
     return tuple(fields)
 
 
@@ -157,12 +159,12 @@ def _new_header_name(raw_name: str) -> str:
     return name
 
 
-def _body(data: bytes, body_start: int, fields: tuple[tuple[str, str], ...]) -> bytes:
-    lengths = [value for name, value in fields if name == "Content-Length"]
+def _body(data: bytes, body_start: int, lengths: tuple[str, ...] | None) -> bytes:
+    """The body after the empty line, cut to the Content-Length values ``lengths``."""
     available = len(data) - body_start
     if not lengths:
         return data[body_start:]
-    length = content_length(lengths)
+    length = content_length(list(lengths))
     if length > available:
         raise RemoteProtocolError(
             f"Content-Length {length} is more than the {available} octets received")
@@ -175,7 +177,7 @@ def content_length(values: list[str]) -> int:
         raise RemoteProtocolError("missing Content-Length")
     first = values[0]
     # RFC 4475 §3.3.9: two different values are a framing error; equal repeats are harmless.
-    if any(value != first for value in values[1:]):
+    if len(values) > 1 and any(value != first for value in values[1:]):
         raise RemoteProtocolError("conflicting Content-Length values")
     # Digits only (no sign, RFC 4475 §3.1.2.3), and never more than ten of them: beyond that
     # no message can be that long, and int() of a huge string is itself costly.
@@ -197,7 +199,7 @@ def _start_line(line: str, headers: Headers, body: bytes) -> SipMessage:
     uri = parse_uri(uri_text)
     if isinstance(uri, SipUri) and uri.headers:
         raise RemoteProtocolError("headers are not allowed in a Request-URI (§19.1.1)")
-    return SipRequest(method, uri, headers, body, "SIP/2.0")
+    return SipRequest._trusted(method, uri, headers, body)
 
 
 def _status_line(line: str, headers: Headers, body: bytes) -> SipResponse:
@@ -214,6 +216,8 @@ def _status_line(line: str, headers: Headers, body: bytes) -> SipResponse:
 
 
 def _check_version(version: str) -> None:
+    if version == "SIP/2.0":
+        return
     match = _abnf.SIP_VERSION.fullmatch(version)
     if match is None:
         raise RemoteProtocolError(f"bad SIP version {version[:20]!r}")
@@ -221,13 +225,13 @@ def _check_version(version: str) -> None:
         raise RemoteProtocolError(f"{version} is not supported", _VERSION_NOT_SUPPORTED)
 
 
-def _check_common(message: SipMessage, required: tuple[str, ...]) -> None:
+def _check_common(message: SipMessage, required: tuple[tuple[str, str], ...]) -> None:
     index = message.headers._lookup()
-    for name in required:
-        if name.lower() not in index:
+    for name, key in required:
+        if key not in index:
             raise RemoteProtocolError(f"missing {name} header (§8.1.1)")
-    for name in _SINGLETONS:
-        if len(index.get(name.lower(), ())) > 1:
+    for name, key in _SINGLETONS:
+        if len(index.get(key, ())) > 1:
             raise RemoteProtocolError(f"more than one {name} header")
     # Parse now what every layer reads, so later accessors on this message cannot fail.
     _ = message.via, message.cseq, message.call_id, message.from_, message.to
@@ -253,7 +257,8 @@ def validate_request(request: SipRequest, *,
     if request.uri.scheme not in uri_schemes:
         raise RemoteProtocolError(f"unsupported URI scheme {request.uri.scheme!r}",
                                   _UNSUPPORTED_URI_SCHEME)
-    if supported_extensions is not None and request.method not in ("ACK", "CANCEL"):
+    if supported_extensions is not None and request.method not in ("ACK", "CANCEL") \
+            and "require" in request.headers._lookup():
         required = request.headers.values("Require")
         unsupported = tuple(tag for tag in required if tag not in supported_extensions)
         if unsupported:

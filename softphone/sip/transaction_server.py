@@ -259,6 +259,9 @@ class NonInviteServerTransaction(_ServerTransaction):
         self._send(response, out)
         if old is not _N.COMPLETED and event is not _I.PROVISIONAL:
             self._arm(Timer.J, self.timers.timer_j(self.reliable), now)
+            # From now on the request only matches retransmissions (its key is kept by
+            # the layer): its parsed views can go.
+            self.request.forget_parsed()
         self._fire_due(now, out)
         return out
 

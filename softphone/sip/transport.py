@@ -90,10 +90,17 @@ class _Connection:
     last_activity: float = field(default=0.0)
 
 
+# Source addresses whose Peer value is kept for reuse. A phone sends from the same address
+# for its whole life; sharing the immutable Peer saves an object per datagram, which every
+# server transaction would otherwise keep for 32 s (Timer J). Cleared when full.
+_MAX_CACHED_PEERS = 8192
+
+
 class _UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self, on_message: MessageHandler) -> None:
         self.on_message = on_message
         self.transport: asyncio.DatagramTransport | None = None
+        self._peers: dict[tuple[str | int, ...], Peer] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Not an isinstance check: before Python 3.13 the selector loop's datagram transport
@@ -101,9 +108,13 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        if data.strip(b"\r\n") == b"":
+        if data[:1] in b"\r\n" and not data.strip(b"\r\n"):  # (b"" is in b"\r\n" too)
             return  # keep-alive CRLFs over UDP (some phones send them): nothing to answer
-        peer = Peer(TransportKind.UDP, str(addr[0]), int(addr[1]))
+        peer = self._peers.get(addr)
+        if peer is None:
+            if len(self._peers) >= _MAX_CACHED_PEERS:
+                self._peers.clear()
+            peer = self._peers[addr] = Peer(TransportKind.UDP, str(addr[0]), int(addr[1]))
         try:
             self.on_message(data, peer)
         except Exception:

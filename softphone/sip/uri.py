@@ -22,7 +22,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 from urllib.parse import unquote as _percent_decode
 
@@ -121,6 +121,9 @@ class SipUri:
     params: Params = ()
     headers: tuple[tuple[str, str], ...] = ()
     scheme: str = "sip"
+    # str(self), made once: parsed URIs are shared (the parse caches below) and written again
+    # in every response and log line.
+    _text: str | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.scheme not in ("sip", "sips"):
@@ -169,6 +172,13 @@ class SipUri:
         return replace(self, params=tuple(p for p in self.params if p[0].lower() not in lowered))
 
     def __str__(self) -> str:
+        text = self._text
+        if text is None:
+            text = self._format()
+            object.__setattr__(self, "_text", text)
+        return text
+
+    def _format(self) -> str:
         parts = [self.scheme, ":"]
         if self.user is not None:
             parts.append(self.user)
@@ -406,7 +416,7 @@ class NameAddr:
 def parse_name_addr(text: str) -> NameAddr:
     """Parse one name-addr or addr-spec with its header params. Raises RemoteProtocolError."""
     if "tag=" in text:  # From, and To inside dialogs: new every call, would only evict
-        return _parse_name_addr(text)
+        return _parse_tagged_name_addr(text)
     return _parse_name_addr_cached(text)
 
 
@@ -414,6 +424,14 @@ def parse_name_addr(text: str) -> NameAddr:
 # parsed values are shared through a bounded cache (sized for a few thousand phones).
 @functools.lru_cache(maxsize=16384)
 def _parse_name_addr_cached(text: str) -> NameAddr:
+    return _parse_name_addr(text)
+
+
+# A From (or an in-dialog To) with its tag repeats only within one exchange — the REGISTER
+# answered with a challenge and its retry, the requests of one dialog — so it gets its own
+# short cache, where it cannot evict the long-lived entries above.
+@functools.lru_cache(maxsize=2048)
+def _parse_tagged_name_addr(text: str) -> NameAddr:
     return _parse_name_addr(text)
 
 
