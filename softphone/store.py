@@ -9,6 +9,7 @@ from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -19,10 +20,13 @@ from softphone.models import Registration, Trunk, TrunkDid
 from softphone.pbx.cdr import CallRecord
 from softphone.pbx.location import Binding
 from softphone.pbx.storage import (
+    PIN_LOCKOUT_FAILURES,
     ExtensionInfo,
     MailboxInfo,
     OutboundPermission,
+    PinCheck,
     SipCredentials,
+    StoredMessage,
     TrunkConfig,
     VoicemailSlot,
     VoicemailStart,
@@ -31,6 +35,7 @@ from voicemail.models import Message, MessageState
 from voicemail.storage import voicemail_storage
 
 WAV_HEADER_BYTES = 44  # the canonical RIFF/WAVE header our recorder writes
+PIN_LOCKOUT_SECONDS = 15 * 60  # wrong voicemail PINs are counted over this window
 
 
 class OrmStore:
@@ -146,9 +151,12 @@ class OrmStore:
             return None
         kept = Message.objects.filter(mailbox=extension).exclude(
             state=MessageState.RECORDING).count()
+        from voicemail.models import MailboxSettings
+
         return MailboxInfo(
             number=extension.number, display_name=extension.display_name,
-            language=extension.language, greeting_path=None,
+            language=extension.language,
+            greeting_path=MailboxSettings.of(extension.pk).greeting_path(),
             max_seconds=settings.VOICEMAIL_MAX_SECONDS,
             min_seconds=settings.VOICEMAIL_MIN_SECONDS,
             full=kept >= settings.VOICEMAIL_MAX_MESSAGES)
@@ -179,6 +187,9 @@ class OrmStore:
             message.duration_seconds = duration
             message.state = MessageState.NEW
             message.save(update_fields=["duration_seconds", "state"])
+            from voicemail.actions import message_left
+
+            message_left(message.pk)  # the owner's email, once committed
         else:
             message.audio.delete(save=False)
             message.delete()
@@ -197,6 +208,46 @@ class OrmStore:
             new, saved = counts.get(number, (0, 0))
             counts[number] = (new + n, saved) if state == MessageState.NEW else (new, saved + n)
         return counts
+
+    async def check_voicemail_pin(self, number: str, pin: str) -> PinCheck:
+        return await sync_to_async(self._check_voicemail_pin, thread_sensitive=False)(
+            number, pin)
+
+    def _check_voicemail_pin(self, number: str, pin: str) -> PinCheck:
+        key = f"voicemail-pin-failures:{number}"
+        failures = cache.get(key, 0)
+        if failures >= PIN_LOCKOUT_FAILURES:
+            return PinCheck.LOCKED
+        extension = Extension.objects.filter(number=number, is_active=True).first()
+        if extension is not None and pin.isdigit() and extension.check_pin(pin):
+            cache.delete(key)
+            return PinCheck.OK
+        cache.set(key, failures + 1, PIN_LOCKOUT_SECONDS)
+        return PinCheck.WRONG
+
+    async def voicemail_messages(self, number: str) -> list[StoredMessage]:
+        return await sync_to_async(self._voicemail_messages, thread_sensitive=False)(number)
+
+    def _voicemail_messages(self, number: str) -> list[StoredMessage]:
+        rows = Message.objects.listed().filter(mailbox__number=number)
+        messages = [StoredMessage(m.pk, m.caller_number, m.caller_name,
+                                  m.started_at.timestamp(), m.duration_seconds,
+                                  m.audio.path, m.state == MessageState.NEW) for m in rows]
+        return sorted(messages, key=lambda m: (not m.new, m.started_at))
+
+    async def set_voicemail_saved(self, message_id: int) -> None:
+        await sync_to_async(
+            Message.objects.filter(pk=message_id, state=MessageState.NEW).update,
+            thread_sensitive=False)(state=MessageState.SAVED)
+
+    async def delete_voicemail(self, message_id: int) -> None:
+        await sync_to_async(self._delete_voicemail, thread_sensitive=False)(message_id)
+
+    def _delete_voicemail(self, message_id: int) -> None:
+        message = Message.objects.filter(pk=message_id).first()
+        if message is not None:
+            message.audio.delete(save=False)
+            message.delete()
 
     async def recover_voicemail(self) -> int:
         return await sync_to_async(self._recover_voicemail, thread_sensitive=False)()

@@ -49,6 +49,7 @@ from softphone.pbx.prompts import Prompts
 from softphone.pbx.storage import MailboxInfo, PbxStore, VoicemailStart
 from softphone.pbx.trunks import TrunkAuth, TrunkRoute, with_auth
 from softphone.pbx.voicemail import VoicemailSession, VoicemailState
+from softphone.pbx.voicemail_menu import MenuState, VoicemailMenu
 from softphone.sip.dialog import (
     AckTimeout,
     Dialog,
@@ -77,6 +78,7 @@ ANSWERED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 BUSY_STATUSES = frozenset({486, 600})
 DECLINED_STATUSES = frozenset({603})
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
+VOICEMAIL_MENU_NUMBER = "999"  # SPEC.md S4: listen to one's voicemail
 _call_numbers = itertools.count(1)
 
 
@@ -211,6 +213,8 @@ class Call:
         self.attempt: Attempt | None = None
         self.transfer: Transfer | None = None
         self.voicemail: VoicemailSession | None = None
+        self.menu: VoicemailMenu | None = None  # the 999 menu
+        self.on_digit: Callable[[str], None] | None = None  # keys go here, not to the peer
         self.early: Leg | None = None  # the branch whose early media the caller hears
         self.our_answer: SessionDescription | None = None  # to the caller's offer
         self.sent_ringing = False
@@ -735,8 +739,8 @@ class CallControl:
                 detail="INFO without a digit")
             return
         self.signalling.respond(tid, request, 200, detail=f"{leg.call.id} DTMF {digit}")
-        if leg.call.voicemail is not None:
-            leg.call.voicemail.digit(digit)
+        if leg.call.on_digit is not None:
+            leg.call.on_digit(digit)
             return
         other = leg.call.other(leg)
         if other is not None and not other.media.closed:
@@ -1100,10 +1104,63 @@ class CallControl:
                                  call.caller_party.name, self.wall_clock()),
             on_done=lambda done: self._voicemail_done(call, done))
         call.voicemail = session
-        caller.media.on_dtmf = lambda _media, digit: session.digit(digit)
+        self._listen_for_keys(call, session.digit)
         self._watch(caller)
         logger.info("%r: to the voicemail of %s", call, mailbox.number)
         self._spawn(session.run())
+
+    def _listen_for_keys(self, call: Call, on_digit: Callable[[str], None]) -> None:
+        """The caller's keys (RFC 4733 in its media, SIP INFO) go to ``on_digit``."""
+        assert call.caller is not None
+        call.on_digit = on_digit
+        call.caller.media.on_dtmf = lambda _media, digit: on_digit(digit)
+
+    async def voicemail_menu(self, tid: TransactionId, invite: SipRequest, source: Peer, *,
+                             caller: Party, language: str) -> None:
+        """999: the engine answers and reads the caller's own mailbox out (PIN first)."""
+        call = Call(tid, invite, caller, Party(VOICEMAIL_MENU_NUMBER, "Voicemail"),
+                    CallDirection.INTERNAL, self.wall_clock())
+        self.calls[call.id] = call
+        self._by_server_tid[tid] = call
+        try:
+            offer = parse_sdp(invite.body) if invite.body else None
+            if offer is None:
+                raise SdpError("an INVITE without an SDP offer is not supported", 488)
+            media = await self.relay.open_leg(name=f"{call.id}-999")
+            leg = Leg(call, LegRole.CALLER, media, source, invite, call.caller_tag,
+                      party=caller)
+            leg.tid = tid
+            call.caller = leg
+            call.our_answer = leg.sdp.answer(offer)
+            leg.remote = media_of(offer, call.our_answer)
+            self._apply_remote(leg)
+        except RemoteProtocolError as error:
+            self._fail(call, error.status_hint if 400 <= error.status_hint < 700 else 400,
+                       Disposition.FAILED, f"bad offer: {error.msg}", warning=error.msg)
+            return
+        self._index(leg)
+        call.state = CallState.ANSWERED
+        call.record.disposition, call.record.status_code = Disposition.ANSWERED, 200
+        call.record.answered_at = self.wall_clock()
+        call.record.answered_by = "voicemail menu"
+        response = self._success_to_caller(call)
+        leg.dialog = Dialog.as_uas(invite, leg.local_tag, self.signalling.contact(source.kind))
+        leg.dialog.response_sent(invite, response)
+        assert self.voicemail_store is not None
+        menu = VoicemailMenu(media=leg.media, relay=self.relay, prompts=self.prompts,
+                             store=self.voicemail_store, mailbox=caller.number,
+                             language=language,
+                             on_done=lambda done: self._menu_done(call, done),
+                             on_change=self.on_voicemail)
+        call.menu = menu
+        self._listen_for_keys(call, menu.digit)
+        self._watch(leg)
+        self._spawn(menu.run())
+
+    def _menu_done(self, call: Call, menu: VoicemailMenu) -> None:
+        logger.info("%r: 999 menu of %s ended (%s)", call, menu.mailbox, menu.outcome)
+        if call.state is not CallState.ENDED:
+            self._hang_up(call, None, "voicemail menu")
 
     def _voicemail_done(self, call: Call, session: VoicemailSession) -> None:
         call.record.ended_by = "voicemail" if session.kept else "caller"
@@ -1194,6 +1251,8 @@ class CallControl:
         call.record.ended_at = self.wall_clock()
         self.calls.pop(call.id, None)
         self._by_server_tid.pop(call.server_tid, None)
+        if call.menu is not None and call.menu.state is not MenuState.DONE:
+            call.menu.caller_left()
         session = call.voicemail
         if session is not None and session.state is not VoicemailState.DONE:
             session.caller_left()  # it commits the message, then saves the record

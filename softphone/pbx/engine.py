@@ -39,7 +39,7 @@ from softphone.media.transport import PortAllocator
 from softphone.pbx import dialplan
 from softphone.pbx.authentication import MAX_USERNAME, AuthDecision, RequestAuthenticator
 from softphone.pbx.bans import AuthFailureBans
-from softphone.pbx.calls import CallControl, Party, Target
+from softphone.pbx.calls import VOICEMAIL_MENU_NUMBER, CallControl, Party, Target
 from softphone.pbx.cdr import CallDirection, CallRecord, Disposition
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.credentials import CredentialCache
@@ -485,6 +485,12 @@ class Engine:
             return
         caller_info = await self._extension_info(caller)
         party = Party(caller, caller_info.display_name, caller)
+        uri = request.uri
+        if isinstance(uri, SipUri) and uri.user == VOICEMAIL_MENU_NUMBER:
+            mailbox = await self.store.mailbox(caller)
+            await self.calls.voicemail_menu(tid, request, source, caller=party,
+                                            language=mailbox.language if mailbox else "nl")
+            return
         if await self._is_extension(request):
             assert isinstance(request.uri, SipUri) and request.uri.user
             target = await self._resolve(unescape(request.uri.user)[:MAX_USERNAME])

@@ -29,6 +29,36 @@ PROMPT_TEXTS: dict[str, dict[str, str]] = {
         "en": "You have reached the voicemail of extension {number}. Please leave a message "
               "after the tone. Press hash when you are done.",
     },
+    "pin": {
+        "nl": "Voicemail van toestel {number}. Geef uw pincode, gevolgd door hekje.",
+        "en": "Voicemail of extension {number}. Enter your PIN, followed by hash.",
+    },
+    "mailbox_number": {
+        "nl": "Geef het nummer van de voicemailbox, gevolgd door hekje.",
+        "en": "Enter the mailbox number, followed by hash.",
+    },
+    "wrong_pin": {"nl": "Deze pincode is niet juist.", "en": "That PIN is not right."},
+    "locked": {
+        "nl": "Deze voicemailbox is tijdelijk geblokkeerd.",
+        "en": "This mailbox is locked for a while.",
+    },
+    "goodbye": {"nl": "Tot ziens.", "en": "Goodbye."},
+    "counts": {
+        "nl": "U heeft {new} nieuwe en {saved} opgeslagen berichten.",
+        "en": "You have {new} new and {saved} saved messages.",
+    },
+    "message": {
+        "nl": "Bericht {index}, van {caller}, om {time}.",
+        "en": "Message {index}, from {caller}, at {time}.",
+    },
+    "message_menu": {
+        "nl": "Druk 1 om te herhalen, 2 voor het volgende bericht, 3 voor het vorige, "
+              "7 om te wissen, 9 om te bewaren.",
+        "en": "Press 1 to repeat, 2 for the next message, 3 for the previous one, "
+              "7 to delete, 9 to save.",
+    },
+    "deleted": {"nl": "Bericht gewist.", "en": "Message deleted."},
+    "no_more": {"nl": "Geen berichten meer. Tot ziens.", "en": "No more messages. Goodbye."},
     "mailbox_full": {
         "nl": "De voicemail van toestel {number} is vol. Probeer later opnieuw.",
         "en": "The voicemail of extension {number} is full. Please try again later.",

@@ -34,6 +34,7 @@ class OutboundPermission(enum.StrEnum):
 
 
 DEFAULT_RING_SECONDS = 25
+PIN_LOCKOUT_FAILURES = 6  # wrong voicemail PINs (two calls' worth) before a mailbox locks
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,25 @@ class VoicemailSlot:
     path: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message in a mailbox, as the 999 menu reads it out."""
+
+    message_id: int
+    caller_number: str
+    caller_name: str
+    started_at: float  # wall-clock epoch seconds
+    duration: float
+    path: str
+    new: bool
+
+
+class PinCheck(enum.StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED = "locked"  # too many wrong PINs for this mailbox lately
+
+
 class PbxStore(Protocol):
     async def sip_credentials(self, username: str) -> SipCredentials | None: ...
 
@@ -149,6 +169,18 @@ class PbxStore(Protocol):
         """(new, saved) of every mailbox that holds messages, in one query."""
         ...
 
+    async def check_voicemail_pin(self, number: str, pin: str) -> PinCheck:
+        """The mailbox PIN (hashed on the extension); wrong ones count towards a lockout."""
+        ...
+
+    async def voicemail_messages(self, number: str) -> list[StoredMessage]:
+        """New messages first, then saved ones; oldest first within each."""
+        ...
+
+    async def set_voicemail_saved(self, message_id: int) -> None: ...
+
+    async def delete_voicemail(self, message_id: int) -> None: ...
+
     async def recover_voicemail(self) -> int:
         """At engine start: finish messages a crash left "recording" (their file holds what
         was recorded up to the last second); returns how many."""
@@ -166,6 +198,8 @@ class MemoryStore:
         self.mailboxes = {m.number: m for m in mailboxes}
         self.spool = spool  # folder for message files (tests: a tmp_path)
         self.voicemails: dict[int, dict[str, object]] = {}
+        self.pins: dict[str, str] = {}
+        self.pin_failures: dict[str, int] = {}
         self.credentials = {c.username: c for c in credentials}
         self.bindings: dict[tuple[str, str], Binding] = {}
         self.extensions = {e.number: e for e in extensions}
@@ -236,3 +270,32 @@ class MemoryStore:
             elif message["state"] == "saved":
                 counts[start.mailbox] = (new, saved + 1)
         return counts
+
+    async def check_voicemail_pin(self, number: str, pin: str) -> PinCheck:
+        if self.pin_failures.get(number, 0) >= PIN_LOCKOUT_FAILURES:
+            return PinCheck.LOCKED
+        if number in self.pins and self.pins[number] == pin:
+            self.pin_failures.pop(number, None)
+            return PinCheck.OK
+        self.pin_failures[number] = self.pin_failures.get(number, 0) + 1
+        return PinCheck.WRONG
+
+    async def voicemail_messages(self, number: str) -> list[StoredMessage]:
+        out = []
+        for message_id, message in self.voicemails.items():
+            start = message["start"]
+            assert isinstance(start, VoicemailStart)
+            if start.mailbox != number or message["state"] not in ("new", "saved"):
+                continue
+            out.append(StoredMessage(message_id, start.caller_number, start.caller_name,
+                                     start.started_at, float(message.get("duration", 0.0)),  # type: ignore[arg-type]
+                                     str(message["path"]), message["state"] == "new"))
+        return sorted(out, key=lambda m: (not m.new, m.started_at))
+
+    async def set_voicemail_saved(self, message_id: int) -> None:
+        if message_id in self.voicemails:
+            self.voicemails[message_id]["state"] = "saved"
+
+    async def delete_voicemail(self, message_id: int) -> None:
+        if message_id in self.voicemails:
+            self.voicemails[message_id]["state"] = "deleted"
