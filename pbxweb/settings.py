@@ -215,6 +215,11 @@ VOICEMAIL_DIR = Path(env.str("VOICEMAIL_DIR", default=str(VAR_DIR / "voicemail")
 VOICEMAIL_MAX_SECONDS = env.float("VOICEMAIL_MAX_SECONDS", default=120.0)
 VOICEMAIL_MIN_SECONDS = env.float("VOICEMAIL_MIN_SECONDS", default=1.0)
 VOICEMAIL_MAX_MESSAGES = env.int("VOICEMAIL_MAX_MESSAGES", default=100)
+# A personal greeting upload: largest file and longest greeting accepted (it is converted to
+# 8 kHz mono WAV); messages older than VOICEMAIL_RETENTION_DAYS are removed nightly (0: kept).
+VOICEMAIL_GREETING_MAX_BYTES = env.int("VOICEMAIL_GREETING_MAX_BYTES", default=5 * 1024 * 1024)
+VOICEMAIL_GREETING_MAX_SECONDS = env.float("VOICEMAIL_GREETING_MAX_SECONDS", default=60.0)
+VOICEMAIL_RETENTION_DAYS = env.int("VOICEMAIL_RETENTION_DAYS", default=90)
 # A blind transfer's target rings at most this long before the call returns to the transferrer.
 SIP_TRANSFER_RING_SECONDS = env.float("SIP_TRANSFER_RING_SECONDS", default=20.0)
 

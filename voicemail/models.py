@@ -44,3 +44,35 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox_id}: {self.caller_number} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class MailboxSettings(models.Model):
+    """What an extension chose for its box (3CX's "voicemail options"); made on first use,
+    so an extension without a row has the defaults."""
+
+    extension = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                     primary_key=True, related_name="mailbox_settings",
+                                     verbose_name=_("extension"))
+    # Sent only when the extension has an email address: the default is "yes" for everyone
+    # with one, and an address added later starts the mails without another step.
+    email_new_messages = models.BooleanField(_("email new messages"), default=True)
+    delete_after_email = models.BooleanField(
+        _("delete a message once it is emailed"), default=False)
+    greeting = models.FileField(_("personal greeting"), storage=voicemail_storage,
+                                upload_to="greetings/", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("mailbox settings")
+        verbose_name_plural = _("mailbox settings")
+
+    def __str__(self) -> str:
+        return str(self.extension_id)
+
+    @classmethod
+    def of(cls, extension_id: int) -> MailboxSettings:
+        """The extension's settings; an unsaved default when it never changed them."""
+        return cls.objects.filter(extension_id=extension_id).first() or cls(
+            extension_id=extension_id)
+
+    def greeting_path(self) -> str | None:
+        return self.greeting.path if self.greeting else None
