@@ -26,6 +26,7 @@ import pytest
 
 from tests.interop.baresip import Baresip
 from tests.interop.conftest import ROOT, EngineFactory, LiveEngine, password
+from tests.interop.sipp import auth_row, run_sipp
 from tests.interop.tones import tone_presence
 
 pytestmark = pytest.mark.interop
@@ -218,3 +219,47 @@ def test_baresip_subscribed_for_mwi_learns_of_a_new_message(
         caller.stop()
         owner.stop()
     assert re.search(r"SUBSCRIBE .* -> 200 \(MWI for 202\)", engine.log()), engine.log()[-2000:]
+
+
+SEED_MESSAGE = """
+import struct, wave
+from datetime import datetime, timezone
+from pathlib import Path
+from django.conf import settings
+from pbxweb.accounts.models import Extension
+from voicemail.models import Message
+owner = Extension.objects.get(number='202')
+owner.set_pin('4826')
+owner.set_password('{password}')
+owner.language = 'en'
+owner.save()
+path = Path(settings.VOICEMAIL_DIR) / 'messages' / 'seeded.wav'
+path.parent.mkdir(parents=True, exist_ok=True)
+with wave.open(str(path), 'wb') as audio:
+    audio.setnchannels(1); audio.setsampwidth(2); audio.setframerate(8000)
+    audio.writeframes(struct.pack('<h', 2000) * 8000)
+Message.objects.create(mailbox=owner, call_id='seeded', caller_number='201',
+                       started_at=datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc),
+                       duration_seconds=1.0, state='new', audio='messages/seeded.wav')
+"""
+
+
+def test_999_with_rfc_4733_keys_wrong_pin_right_pin_delete(
+        engine_factory: EngineFactory, web: list[subprocess.Popen[bytes]],
+        tmp_path: Path) -> None:
+    # baresip 1.0's control socket has no command that sends a key, so the phone here is
+    # SIPp replaying the RFC 4733 DTMF captures it ships (/usr/share/sip-tester/*.pcap).
+    engine = engine_factory(setup=SEED_MESSAGE.format(password=WEB_PASSWORD),
+                            SIP_DIGEST_ALGORITHMS="MD5", RTP_PORT_FIRST="23800",
+                            RTP_PORT_LAST="23899")
+    assert [row["state"] for row in engine.voicemail_messages()] == ["new"]
+    result = run_sipp("voicemail_menu", engine.address,
+                      rows=[auth_row("202", "127.0.0.1", password("202"))],
+                      workdir=tmp_path, timeout=90)
+    assert result.successful == 1 and result.failed == 0, \
+        result.output[-2000:] + engine.log()[-3000:]
+    assert "999 menu of 202 ended (listened)" in engine.log(), engine.log()[-3000:]
+    assert engine.voicemail_messages() == []  # deleted with 7
+    owner = WebUser(_start_web(engine, web), "202")
+    status, body = owner.get("/api/voicemail/")
+    assert status == 200 and json.loads(body) == {"messages": [], "new": 0}
