@@ -236,9 +236,13 @@ class OrmStore:
         return sorted(messages, key=lambda m: (not m.new, m.started_at))
 
     async def set_voicemail_saved(self, message_id: int) -> None:
-        await sync_to_async(
-            Message.objects.filter(pk=message_id, state=MessageState.NEW).update,
-            thread_sensitive=False)(state=MessageState.SAVED)
+        await sync_to_async(self._set_voicemail_saved, thread_sensitive=False)(message_id)
+
+    def _set_voicemail_saved(self, message_id: int) -> None:
+        message = Message.objects.filter(pk=message_id, state=MessageState.NEW).first()
+        if message is not None:  # save(), not update(): the owner's browser hears of it
+            message.state = MessageState.SAVED
+            message.save(update_fields=["state"])
 
     async def delete_voicemail(self, message_id: int) -> None:
         await sync_to_async(self._delete_voicemail, thread_sensitive=False)(message_id)
