@@ -33,7 +33,6 @@ class Baresip:
     audio_source: str | None = None
     record: bool = False  # sndfile: what the phone heard goes to dump-*-dec.wav in its home
     prefix: list[str] = field(default_factory=list)  # e.g. nsenter into a network namespace
-    modules: tuple[str, ...] = ()  # more baresip app modules, e.g. ("mwi",)
     process: subprocess.Popen[bytes] | None = None
     control: socket.socket | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -72,7 +71,6 @@ class Baresip:
             "module account.so",
             "module ctrl_tcp.so",
             *(["module sndfile.so", f"snd_path {home}"] if self.record else []),
-            *(f"module_app {name}.so" for name in self.modules),  # app modules (mwi)
             f"sip_listen 127.0.0.1:{self.sip_port}",
             "net_interface 127.0.0.1",
             "dns_server 127.0.0.1:53",
