@@ -169,3 +169,15 @@ async def test_a_full_mailbox_says_so_and_hangs_up(
     a.confirmed(dialog, ok)
     a.reply(await a.expect_request("BYE", timeout=20), 200)
     assert store.voicemails == {}
+
+
+async def test_a_caller_who_hangs_up_during_the_greeting_leaves_nothing_and_a_record(
+        engine: Engine, store: MemoryStore, office: tuple[Phone, Phone]) -> None:
+    a, b = office
+    dialog = await unanswered(a, b)
+    await asyncio.sleep(0.3)  # the greeting is playing
+    assert (await a.bye(dialog)).status_code == 200
+    record = await record_of(store)
+    assert record.ended_by == "caller" and record.answered_by == "voicemail"
+    assert store.voicemails == {}  # no row was even opened
+    assert not engine.calls.calls and not engine.relay.legs
