@@ -214,6 +214,7 @@ VOICEMAIL_ENABLED = env.bool("VOICEMAIL_ENABLED", default=True)  # off: unanswer
 VOICEMAIL_DIR = Path(env.str("VOICEMAIL_DIR", default=str(VAR_DIR / "voicemail")))
 VOICEMAIL_MAX_SECONDS = env.float("VOICEMAIL_MAX_SECONDS", default=120.0)
 VOICEMAIL_MIN_SECONDS = env.float("VOICEMAIL_MIN_SECONDS", default=1.0)
+VOICEMAIL_SILENCE_SECONDS = env.float("VOICEMAIL_SILENCE_SECONDS", default=10.0)
 VOICEMAIL_MAX_MESSAGES = env.int("VOICEMAIL_MAX_MESSAGES", default=100)
 # A personal greeting upload: largest file and longest greeting accepted (it is converted to
 # 8 kHz mono WAV); messages older than VOICEMAIL_RETENTION_DAYS are removed nightly (0: kept).

@@ -159,6 +159,7 @@ class OrmStore:
             greeting_path=MailboxSettings.of(extension.pk).greeting_path(),
             max_seconds=settings.VOICEMAIL_MAX_SECONDS,
             min_seconds=settings.VOICEMAIL_MIN_SECONDS,
+            silence_seconds=settings.VOICEMAIL_SILENCE_SECONDS,
             full=kept >= settings.VOICEMAIL_MAX_MESSAGES)
 
     async def open_voicemail(self, start: VoicemailStart) -> VoicemailSlot:

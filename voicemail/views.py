@@ -42,6 +42,7 @@ def _rows(request: HttpRequest) -> list[dict[str, Any]]:
     names = names_for_numbers([m.caller_number for m in messages], viewer=request.user)
     return [{"id": m.pk, "caller_number": m.caller_number,
              "caller_name": names.get(m.caller_number) or m.caller_name,
+             "known": m.caller_number in names,
              "started_at": m.started_at.isoformat(), "duration": round(m.duration_seconds, 1),
              "state": m.state, "message": m} for m in messages]
 

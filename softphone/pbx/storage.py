@@ -80,6 +80,7 @@ class MailboxInfo:
     max_seconds: float = 120.0  # a message is cut off after this
     min_seconds: float = 1.0  # shorter ones are hang-ups and are not kept
     full: bool = False  # the quota is reached: callers hear "mailbox full"
+    silence_seconds: float = 10.0  # this long without speech ends a message
 
 
 @dataclass(frozen=True, slots=True)

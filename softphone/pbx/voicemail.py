@@ -37,6 +37,7 @@ logger = logging.getLogger("softphone.voicemail")
 BEEP_HZ = 1000.0
 BEEP_SECONDS = 0.4
 END_KEY = "#"
+VOICE_LEVEL = 300  # peak sample (16-bit) above which a frame counts as speech, ~ -40 dBFS
 
 
 class VoicemailState(enum.StrEnum):
@@ -67,6 +68,7 @@ class VoicemailSession:
         self._stop = asyncio.Event()
         self._recorder: RtpRecorder | None = None
         self._tap: Callable[[bytes], None] | None = None
+        self._heard_voice_at = 0.0
 
     # -- events from call control ---------------------------------------------------------------
     def digit(self, digit: str) -> None:
@@ -147,13 +149,36 @@ class VoicemailSession:
             if not self.media.closed:
                 self.relay.set_source(self.media, None)
 
+    def _listen(self, packet: bytes) -> None:
+        """Note when the caller last spoke: a 20 ms frame louder than ``VOICE_LEVEL``."""
+        if len(packet) < 12 + 80 or packet[1] & 0x7F != self.media.format.audio_pt:
+            return
+        pcm = memoryview(self.media.format.codec.decode(packet[12:])).cast("h")
+        if max(abs(min(pcm)), abs(max(pcm))) >= VOICE_LEVEL:
+            self._heard_voice_at = asyncio.get_running_loop().time()
+
+    async def _end_on_silence(self) -> None:
+        """Silence for ``silence_seconds`` ends the message, as a hang-up or # would."""
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            quiet = loop.time() - self._heard_voice_at
+            if quiet >= self.mailbox.silence_seconds:
+                logger.info("voicemail for %s: %.0f s of silence ends the message",
+                            self.mailbox.number, quiet)
+                self._stop.set()
+                return
+            await asyncio.sleep(min(0.5, self.mailbox.silence_seconds - quiet))
+
     async def _record(self) -> None:
         slot = await self.store.open_voicemail(self.start)
         fmt = self.media.format
         recorder = RtpRecorder(slot.path, fmt.codec, payload_type=fmt.audio_pt)
         self._recorder, self._tap = recorder, recorder.write_packet
+        self._heard_voice_at = asyncio.get_running_loop().time()
         if not self.media.closed:
             self.media.add_tap(self._tap)
+            self.media.add_tap(self._listen)
+        silence = asyncio.ensure_future(self._end_on_silence())
         logger.info("voicemail for %s: recording message %d", self.mailbox.number,
                     slot.message_id)
         try:
@@ -162,7 +187,9 @@ class VoicemailSession:
         except TimeoutError:
             logger.info("voicemail for %s: maximum length reached", self.mailbox.number)
         finally:
+            silence.cancel()
             self.media.remove_tap(self._tap)
+            self.media.remove_tap(self._listen)
             recorder.close()
             self.duration = recorder.frames_written / SAMPLE_RATE
             self.kept = self.duration >= self.mailbox.min_seconds

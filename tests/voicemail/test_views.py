@@ -132,3 +132,9 @@ def test_changing_requests_need_post(owner: Extension) -> None:
     client = client_for(owner)
     assert client.get(reverse("voicemail:delete", args=[message.pk])).status_code == 405
     assert Message.objects.filter(pk=message.pk).exists()
+
+
+def test_an_unknown_caller_can_be_added_to_contacts_from_the_list(owner: Extension) -> None:
+    message_for(owner, caller="+3250998877")
+    page = client_for(owner).get(reverse("voicemail:list")).content.decode()
+    assert reverse("directory:contact_create") + "?number=%2B3250998877" in page

@@ -28,7 +28,8 @@ def store(tmp_path: Path) -> MemoryStore:
     return MemoryStore(
         [credentials(n) for n in ("201", "202", "203")],
         [ExtensionInfo("201", "Onthaal"), ExtensionInfo("202", "Bib", ring_seconds=1)],
-        mailboxes=[MailboxInfo("202", "Bib", language="en", max_seconds=3.0, min_seconds=0.5),
+        mailboxes=[MailboxInfo("202", "Bib", language="en", max_seconds=3.0, min_seconds=0.5,
+                               silence_seconds=1.5),
                    MailboxInfo("203", "Bevolking-Loket 1", full=True)],
         spool=str(tmp_path))
 
@@ -61,6 +62,15 @@ def speak(phone: Phone, destination: tuple[str, int], frames: int) -> None:
     for frame in range(frames):
         header = struct.pack("!BBHII", 0x80, 0, frame + 1, (frame + 1) * 160, 0xABC)
         phone.rtp.transport.sendto(header + tone_payload(440.0, frame), destination)
+
+
+async def talk(phone: Phone, destination: tuple[str, int], seconds: float) -> None:
+    """Speak in real time (one frame every 20 ms), as a caller who keeps talking."""
+    assert phone.rtp.transport is not None
+    for frame in range(int(seconds * 50)):
+        header = struct.pack("!BBHII", 0x80, 0, frame + 1, (frame + 1) * 160, 0xABD)
+        phone.rtp.transport.sendto(header + tone_payload(440.0, frame), destination)
+        await asyncio.sleep(0.02)
 
 
 async def unanswered(a: Phone, b: Phone, number: str = "202") -> Dialog:
@@ -141,8 +151,11 @@ async def test_the_maximum_length_cuts_the_message_and_releases_the_caller(
     assert dialog.remote_media is not None
     loop = asyncio.get_running_loop()
     started = loop.time()
-    speak(a, dialog.remote_media, 100)
-    a.reply(await a.expect_request("BYE", timeout=6), 200)  # the 3 s maximum, by the clock
+    talking = asyncio.ensure_future(talk(a, dialog.remote_media, seconds=5.0))
+    try:
+        a.reply(await a.expect_request("BYE", timeout=6), 200)  # the 3 s maximum
+    finally:
+        talking.cancel()
     assert 2.5 <= loop.time() - started <= 4.0
     (message,) = store.voicemails.values()
     assert message["state"] == "new"
@@ -181,3 +194,20 @@ async def test_a_caller_who_hangs_up_during_the_greeting_leaves_nothing_and_a_re
     assert record.ended_by == "caller" and record.answered_by == "voicemail"
     assert store.voicemails == {}  # no row was even opened
     assert not engine.calls.calls and not engine.relay.legs
+
+
+async def test_silence_ends_the_message_and_releases_the_caller(
+        engine: Engine, store: MemoryStore, office: tuple[Phone, Phone]) -> None:
+    a, b = office
+    dialog = await unanswered(a, b)
+    await wait_for_beep(a)
+    await asyncio.sleep(0.3)
+    assert dialog.remote_media is not None
+    loop = asyncio.get_running_loop()
+    speak(a, dialog.remote_media, 25)  # 0.5 s of voice, then nothing
+    spoke_at = loop.time()
+    a.reply(await a.expect_request("BYE", timeout=6), 200)
+    # 1.5 s of silence (the box's setting) after the voice, well before the 3 s maximum.
+    assert 1.2 <= loop.time() - spoke_at <= 2.6
+    (message,) = store.voicemails.values()
+    assert message["state"] == "new"
