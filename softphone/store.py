@@ -245,6 +245,22 @@ class OrmStore:
             message.state = MessageState.SAVED
             message.save(update_fields=["state"])
 
+    async def save_greeting(self, number: str, wav: bytes) -> bool:
+        return await sync_to_async(self._save_greeting, thread_sensitive=False)(number, wav)
+
+    def _save_greeting(self, number: str, wav: bytes) -> bool:
+        from voicemail.actions import do_set_greeting
+        from voicemail.greetings import GreetingError
+
+        extension = Extension.objects.filter(number=number, is_active=True).first()
+        if extension is None:
+            return False
+        try:
+            do_set_greeting(extension.pk, wav)  # the same checks and conversion as an upload
+        except GreetingError:
+            return False
+        return True
+
     async def delete_voicemail(self, message_id: int) -> None:
         await sync_to_async(self._delete_voicemail, thread_sensitive=False)(message_id)
 

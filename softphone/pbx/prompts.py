@@ -58,7 +58,19 @@ PROMPT_TEXTS: dict[str, dict[str, str]] = {
               "7 to delete, 9 to save.",
     },
     "deleted": {"nl": "Bericht gewist.", "en": "Message deleted."},
-    "no_more": {"nl": "Geen berichten meer. Tot ziens.", "en": "No more messages. Goodbye."},
+    "no_more": {
+        "nl": "Geen berichten meer. Druk 5 om uw begroeting op te nemen.",
+        "en": "No more messages. Press 5 to record your greeting.",
+    },
+    "record_greeting": {
+        "nl": "Spreek uw begroeting in na de toon. Druk hekje als u klaar bent.",
+        "en": "Record your greeting after the tone. Press hash when you are done.",
+    },
+    "greeting_saved": {"nl": "Uw begroeting is bewaard.", "en": "Your greeting is saved."},
+    "greeting_refused": {
+        "nl": "Deze begroeting kon niet bewaard worden.",
+        "en": "This greeting could not be saved.",
+    },
     "mailbox_full": {
         "nl": "De voicemail van toestel {number} is vol. Probeer later opnieuw.",
         "en": "The voicemail of extension {number} is full. Please try again later.",

@@ -180,6 +180,11 @@ class PbxStore(Protocol):
 
     async def set_voicemail_saved(self, message_id: int) -> None: ...
 
+    async def save_greeting(self, number: str, wav: bytes) -> bool:
+        """Keep a greeting recorded by phone as ``number``'s personal one; False if refused
+        (too long, not audio)."""
+        ...
+
     async def delete_voicemail(self, message_id: int) -> None: ...
 
     async def recover_voicemail(self) -> int:
@@ -200,6 +205,7 @@ class MemoryStore:
         self.spool = spool  # folder for message files (tests: a tmp_path)
         self.voicemails: dict[int, dict[str, object]] = {}
         self.pins: dict[str, str] = {}
+        self.greetings: dict[str, bytes] = {}
         self.pin_failures: dict[str, int] = {}
         self.credentials = {c.username: c for c in credentials}
         self.bindings: dict[tuple[str, str], Binding] = {}
@@ -300,3 +306,7 @@ class MemoryStore:
     async def delete_voicemail(self, message_id: int) -> None:
         if message_id in self.voicemails:
             self.voicemails[message_id]["state"] = "deleted"
+
+    async def save_greeting(self, number: str, wav: bytes) -> bool:
+        self.greetings[number] = wav
+        return True

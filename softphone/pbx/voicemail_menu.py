@@ -3,8 +3,9 @@
 The dialogue (``MenuState``)::
 
     PIN --right PIN + #--> COUNTS --> MESSAGE(i) --1 repeat, 3 previous, 2/# next (saves it),
-     |  * : another mailbox number first           7 delete, 9 save and next--> ... --> BYE
+     |  * : another mailbox number first           7 delete, 9 save and next--> ... --> END
      +--3 wrong PINs (or a locked mailbox)--> BYE
+    END --5 within 5 s--> RECORD GREETING (after the beep, until #) --> BYE
 
 Keys arrive as RFC 4733 events or SIP INFO (call control hands them to ``digit``). Prompts are
 spoken by ``Prompts`` (espeak-ng); without it the menu still works, silently, by keys alone.
@@ -16,15 +17,19 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from softphone.media.player import RtpPlayer
+from softphone.media.recorder import RtpRecorder
 from softphone.media.relay import MediaRelay, RelayLeg
+from softphone.media.tones import tone_pcm
 from softphone.media.wav import WavError
 from softphone.pbx.prompts import Prompts
 from softphone.pbx.storage import PbxStore, PinCheck, StoredMessage
+from softphone.pbx.voicemail import BEEP_HZ, BEEP_SECONDS
 
 __all__ = ["MAX_PIN_TRIES", "MenuState", "VoicemailMenu"]
 
@@ -33,6 +38,8 @@ logger = logging.getLogger("softphone.voicemail")
 MAX_PIN_TRIES = 3
 KEY_TIMEOUT = 15.0  # seconds to wait for a key before giving up
 MAX_ENTRY = 16  # digits in a PIN or mailbox number
+OFFER_TIMEOUT = 5.0  # the closing "press 5 to record your greeting" waits this long
+GREETING_MAX_SECONDS = 60.0
 
 
 class MenuState(enum.StrEnum):
@@ -88,6 +95,9 @@ class VoicemailMenu:
             index = await self._message(messages, index)
         await self._say("no_more")
         self.outcome = self.outcome or "listened"
+        if await self._key(timeout=OFFER_TIMEOUT, required=False) == "5":
+            await self._record_greeting()
+        await self._say("goodbye")
 
     async def _login(self) -> bool:
         for _ in range(MAX_PIN_TRIES):
@@ -138,15 +148,39 @@ class VoicemailMenu:
             self.on_change(self.mailbox)
 
     # -- input ---------------------------------------------------------------------------------
-    async def _key(self) -> str:
+    async def _key(self, timeout: float = KEY_TIMEOUT, *, required: bool = True) -> str:
         try:
-            key = await asyncio.wait_for(self._keys.get(), KEY_TIMEOUT)
+            key = await asyncio.wait_for(self._keys.get(), timeout)
         except TimeoutError:
+            if not required:
+                return ""
             self.outcome = "no key"
             raise _CallerGone from None
         if key == "":
             raise _CallerGone
         return key
+
+    async def _record_greeting(self) -> None:
+        """5 at the end: a new personal greeting, recorded after the beep until #."""
+        await self._say("record_greeting")
+        await self._play_pcm(tone_pcm(BEEP_HZ, BEEP_SECONDS))
+        fmt = self.media.format
+        with tempfile.TemporaryDirectory(prefix="greeting-") as folder:
+            path = Path(folder) / "greeting.wav"
+            recorder = RtpRecorder(path, fmt.codec, payload_type=fmt.audio_pt)
+            tap = recorder.write_packet
+            self.media.add_tap(tap)
+            try:
+                while await self._key(timeout=GREETING_MAX_SECONDS, required=False) not in (
+                        "#", ""):
+                    pass
+            finally:
+                self.media.remove_tap(tap)
+                recorder.close()
+            saved = recorder.frames_written > 0 and await self.store.save_greeting(
+                self.mailbox, path.read_bytes())
+        self.outcome = "greeting recorded" if saved else "greeting refused"
+        await self._say("greeting_saved" if saved else "greeting_refused")
 
     async def _entry(self) -> str:
         """Digits up to ``#`` (or ``*`` first: a request for another mailbox)."""
@@ -166,6 +200,9 @@ class VoicemailMenu:
         if path is not None:
             await self._play(path)
 
+    async def _play_pcm(self, pcm: bytes) -> None:
+        await self._play_player(RtpPlayer.from_pcm(pcm, self.media.format.codec))
+
     async def _play(self, path: Path) -> None:
         """Play ``path``; a key pressed meanwhile cuts it short (and is kept for the menu)."""
         try:
@@ -173,6 +210,9 @@ class VoicemailMenu:
         except (OSError, WavError) as error:
             logger.warning("cannot play %s (%s)", path, error)
             return
+        await self._play_player(player)
+
+    async def _play_player(self, player: RtpPlayer) -> None:
         if self.media.closed:
             raise _CallerGone
         finished = asyncio.Event()

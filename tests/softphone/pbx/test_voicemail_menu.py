@@ -3,6 +3,8 @@ media works the same way, see test_calls.py): PIN, wrong PINs, listen, delete, s
 
 from __future__ import annotations
 
+import asyncio
+import io
 import struct
 import wave
 from collections.abc import AsyncIterator
@@ -15,6 +17,7 @@ from softphone.pbx.engine import Engine
 from softphone.pbx.storage import ExtensionInfo, MailboxInfo, MemoryStore, VoicemailStart
 from tests.softphone.pbx.conftest import config_with, credentials
 from tests.softphone.pbx.phone import Dialog, Phone, phones
+from tests.softphone.pbx.test_voicemail import speak, wait_for_beep
 
 
 def message_file(path: Path) -> str:
@@ -115,3 +118,19 @@ async def test_a_pin_with_letters_is_just_wrong(
     await keys(owner, dialog, "A1B2#")
     assert store.pin_failures.get("202", 0) <= 1
     await owner.bye(dialog)
+
+
+async def test_5_at_the_end_records_a_new_personal_greeting(
+        engine: Engine, store: MemoryStore, owner: Phone) -> None:
+    dialog = await dial_999(owner)
+    await keys(owner, dialog, "4826#225")  # both messages heard, then 5
+    await wait_for_beep(owner, timeout=30)
+    await asyncio.sleep(0.5)
+    assert dialog.remote_media is not None
+    speak(owner, dialog.remote_media, 75)  # 1.5 s of greeting
+    await asyncio.sleep(0.3)
+    await keys(owner, dialog, "#")
+    owner.reply(await owner.expect_request("BYE", timeout=30), 200)
+    greeting = store.greetings["202"]
+    with wave.open(io.BytesIO(greeting)) as audio:
+        assert audio.getframerate() == 8000 and audio.getnframes() >= 8000 * 1.2
