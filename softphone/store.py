@@ -151,12 +151,14 @@ class OrmStore:
             return None
         kept = Message.objects.filter(mailbox=extension).exclude(
             state=MessageState.RECORDING).count()
-        from voicemail.models import MailboxSettings
+        from voicemail.models import MailboxSettings, OrganisationGreeting
 
         return MailboxInfo(
             number=extension.number, display_name=extension.display_name,
             language=extension.language,
-            greeting_path=MailboxSettings.of(extension.pk).greeting_path(),
+            # The personal greeting, else the organisation's, else (None) the generated one.
+            greeting_path=(MailboxSettings.of(extension.pk).greeting_path()
+                           or OrganisationGreeting.current_path()),
             max_seconds=settings.VOICEMAIL_MAX_SECONDS,
             min_seconds=settings.VOICEMAIL_MIN_SECONDS,
             silence_seconds=settings.VOICEMAIL_SILENCE_SECONDS,

@@ -76,3 +76,25 @@ class MailboxSettings(models.Model):
 
     def greeting_path(self) -> str | None:
         return self.greeting.path if self.greeting else None
+
+
+class OrganisationGreeting(models.Model):
+    """The greeting callers hear for any extension without a personal one (SPEC.md S4): set by
+    an administrator in the admin; one row at most. Without it, a generated default names the
+    extension."""
+
+    greeting = models.FileField(_("organisation greeting"), storage=voicemail_storage,
+                                upload_to="greetings/", max_length=200)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("organisation greeting")
+        verbose_name_plural = _("organisation greeting")
+
+    def __str__(self) -> str:
+        return str(_("organisation greeting"))
+
+    @classmethod
+    def current_path(cls) -> str | None:
+        row = cls.objects.order_by("-updated_at").first()
+        return row.greeting.path if row is not None and row.greeting else None
