@@ -491,6 +491,16 @@ class Engine:
             await self.calls.voicemail_menu(tid, request, source, caller=party,
                                             language=mailbox.language if mailbox else "nl")
             return
+        direct = _voicemail_direct(uri)
+        if direct is not None:  # *9<ext>: straight to that extension's mailbox (SPEC.md C12)
+            target = await self._resolve(direct)
+            if target is None:
+                self._respond(tid, request, 404, detail="no such mailbox")
+                return
+            await self.calls.place(tid, request, source, caller=party,
+                                   target=Target(target.party, [], target.ring_seconds),
+                                   direction=CallDirection.INTERNAL)
+            return
         if await self._is_extension(request):
             assert isinstance(request.uri, SipUri) and request.uri.user
             target = await self._resolve(unescape(request.uri.user)[:MAX_USERNAME])
@@ -678,6 +688,20 @@ class Engine:
     def _expired(self, binding: Binding) -> None:
         self.writer.remove(binding)
         logger.info("registration of %s at %s expired", binding.aor, binding.contact)
+
+
+VOICEMAIL_DIRECT_PREFIX = "*9"  # *9<ext> leaves a message without ringing (SPEC.md C12)
+
+
+def _voicemail_direct(uri: object) -> str | None:
+    """The extension of a ``*9<ext>`` Request-URI, else None."""
+    if not isinstance(uri, SipUri) or not uri.user:
+        return None
+    user = unescape(uri.user)
+    rest = user[len(VOICEMAIL_DIRECT_PREFIX):]
+    if user.startswith(VOICEMAIL_DIRECT_PREFIX) and rest.isdigit() and 2 <= len(rest) <= 6:
+        return rest
+    return None
 
 
 def _stamp_via(request: SipRequest, peer: Peer) -> SipRequest:

@@ -12,12 +12,13 @@ import pytest
 
 from softphone.pbx.config import EngineConfig
 from softphone.pbx.engine import Engine
-from softphone.pbx.storage import ExtensionInfo, MailboxInfo, MemoryStore
+from softphone.pbx.storage import ExtensionInfo, MailboxInfo, MemoryStore, VoicemailStart
 from softphone.sip.message import SipRequest, SipResponse
 from tests.softphone.pbx.conftest import config_with, credentials
 from tests.softphone.pbx.phone import DOMAIN, Phone, phones
 from tests.softphone.pbx.sipclient import challenge_for, digest_authorization
 from tests.softphone.pbx.test_voicemail import speak, unanswered, wait_for_beep
+from tests.softphone.pbx.test_voicemail_menu import dial_999, keys, message_file
 
 
 @pytest.fixture
@@ -121,3 +122,20 @@ async def test_one_may_only_watch_ones_own_mailbox_and_only_message_summary(
     refused = await subscribed(a, "201", event="presence")
     assert refused.status_code == 489 and refused.headers.get("Allow-Events") == \
         "message-summary"
+
+
+async def test_deleting_in_the_999_menu_updates_the_lamp(
+        engine: Engine, store: MemoryStore, office: tuple[Phone, Phone]) -> None:
+    _, b = office
+    store.pins = {"202": "4826"}
+    store.voicemails[1] = {
+        "start": VoicemailStart("202", "c1", "201", "Onthaal", 1.79e9),
+        "path": message_file(Path(store.spool or ".") / "m1.wav"), "state": "new",
+        "duration": 1.0}
+    assert (await subscribed(b, "202")).status_code == 200
+    _, body = await summary(b)
+    assert "Voice-Message: 1/0" in body
+    dialog = await dial_999(b)
+    await keys(b, dialog, "4826#7")  # delete the one message
+    _, body = await summary(b, timeout=20)
+    assert "Voice-Message: 0/0" in body and "Messages-Waiting: no" in body

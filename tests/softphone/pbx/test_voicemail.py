@@ -211,3 +211,25 @@ async def test_silence_ends_the_message_and_releases_the_caller(
     assert 1.2 <= loop.time() - spoke_at <= 2.6
     (message,) = store.voicemails.values()
     assert message["state"] == "new"
+
+
+async def test_star_9_reaches_the_mailbox_without_ringing_the_phone(
+        engine: Engine, store: MemoryStore, office: tuple[Phone, Phone]) -> None:
+    a, b = office
+    dialog = await a.call("*9202")
+    ok = await a.expect_response("INVITE", timeout=5)
+    assert ok.status_code == 200  # the mailbox answers at once
+    a.confirmed(dialog, ok)
+    assert await b.quiet(0.3) == []  # 202's phone never rang
+    await wait_for_beep(a)
+    await asyncio.sleep(0.5)
+    assert dialog.remote_media is not None
+    speak(a, dialog.remote_media, 60)
+    await asyncio.sleep(0.2)
+    assert (await a.bye(dialog)).status_code == 200
+    (message,) = store.voicemails.values()
+    assert message["state"] == "new"
+    unknown = await a.call("*9299")
+    response = await a.expect_response("INVITE")
+    assert response.status_code == 404
+    a.ack_failure(unknown, response)
