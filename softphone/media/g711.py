@@ -207,7 +207,12 @@ def silence_frame(codec: Codec, samples: int = FRAME_SAMPLES) -> bytes:
 def encode_frames(pcm: bytes, codec: Codec, samples_per_frame: int = FRAME_SAMPLES,
                   ) -> list[bytes]:
     """Encode s16le PCM and cut it into frames; the last one is padded with silence."""
-    encoded = codec.encode(pcm)
+    return frames_of_encoded(codec.encode(pcm), codec, samples_per_frame)
+
+
+def frames_of_encoded(encoded: bytes, codec: Codec,
+                      samples_per_frame: int = FRAME_SAMPLES) -> list[bytes]:
+    """Already-encoded G.711 cut into frames (the last padded with silence)."""
     frames = [encoded[i:i + samples_per_frame]
               for i in range(0, len(encoded), samples_per_frame)]
     if frames and len(frames[-1]) < samples_per_frame:

@@ -17,14 +17,21 @@ import asyncio
 import logging
 import os
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from softphone.media.g711 import FRAME_SAMPLES, SAMPLE_RATE, Codec, encode_frames
+from softphone.media.g711 import (
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    Codec,
+    encode_frames,
+    frames_of_encoded,
+)
 from softphone.media.rtp import FIXED_HEADER, MARKER_BIT, VERSION_BITS
 from softphone.media.tones import Tone, tone_frames
 from softphone.media.transport import cancel_and_wait
-from softphone.media.wav import read_wav_pcm16
+from softphone.media.wav import WavError, read_wav_g711, read_wav_pcm16
 
 __all__ = ["DEFAULT_PTIME", "RtpPlayer"]
 
@@ -34,6 +41,34 @@ DEFAULT_PTIME = FRAME_SAMPLES / SAMPLE_RATE  # 20 ms
 MAX_CATCH_UP = 0.2  # seconds of backlog sent in a burst at most after a stall
 
 Sink = Callable[[bytes], None]
+
+
+_ENCODED_CACHE_SIZE = 64  # prompts and greetings in use: a few hundred KiB each at most
+_encoded: OrderedDict[tuple[str, int, int, Codec], tuple[bytes, ...]] = OrderedDict()
+
+
+def encoded_wav_frames(path: str | os.PathLike[str], codec: Codec) -> tuple[bytes, ...]:
+    """The frames of an 8 kHz WAV in ``codec``, from a small cache keyed by the file's
+    identity (path, size, mtime): encoded at most once per codec while the file is unchanged.
+    A WAV already in that G.711 law is cut into frames as it is."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise WavError(f"cannot read {path}: {exc}") from exc
+    key = (os.fspath(path), stat.st_size, stat.st_mtime_ns, codec)
+    frames = _encoded.get(key)
+    if frames is None:
+        raw = read_wav_g711(path, codec)
+        if raw is not None:
+            frames = tuple(frames_of_encoded(raw, codec))
+        else:
+            frames = tuple(encode_frames(read_wav_pcm16(path), codec))
+        _encoded[key] = frames
+        while len(_encoded) > _ENCODED_CACHE_SIZE:
+            _encoded.popitem(last=False)
+    else:
+        _encoded.move_to_end(key)
+    return frames
 
 
 class RtpPlayer:
@@ -79,8 +114,10 @@ class RtpPlayer:
     @classmethod
     def from_wav(cls, path: str | os.PathLike[str], codec: Codec = Codec.PCMU,
                  **kwargs: Any) -> RtpPlayer:
-        """From an 8 kHz WAV file, converted at load time (raises ``WavError``)."""
-        return cls.from_pcm(read_wav_pcm16(path), codec, **kwargs)
+        """From an 8 kHz WAV file (raises ``WavError``), as G.711 frames that are kept: a
+        prompt or greeting is encoded once per codec, then every call plays the stored
+        frames without transcoding (``encoded_wav_frames``)."""
+        return cls(encoded_wav_frames(path, codec), codec=codec, **kwargs)
 
     # --- sinks --------------------------------------------------------------------------------
 

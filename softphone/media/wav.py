@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from softphone.media.g711 import SAMPLE_RATE, alaw_decode, pcm16_from_samples, ulaw_decode
+from softphone.media.g711 import (
+    SAMPLE_RATE,
+    Codec,
+    alaw_decode,
+    pcm16_from_samples,
+    ulaw_decode,
+)
 
 __all__ = [
     "WavError",
@@ -119,6 +125,22 @@ def read_wav_pcm16(path: str | os.PathLike[str]) -> bytes:
         raise WavError(f"{path} is {info.sample_rate} Hz, telephony needs {SAMPLE_RATE} Hz; "
                        f"{CONVERT_HINT}")
     return _to_mono16(info, chunks[b"data"])
+
+
+def read_wav_g711(path: str | os.PathLike[str], codec: Codec) -> bytes | None:
+    """The raw samples of an 8 kHz mono WAV already in ``codec``'s law (format 7 µ-law for
+    PCMU, 6 A-law for PCMA), ready to send; None for any other kind of WAV."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise WavError(f"cannot read {path}: {exc}") from exc
+    chunks = _chunks(data)
+    info = _parse_fmt(chunks[b"fmt "])
+    wanted = WavFormat.MULAW if codec is Codec.PCMU else WavFormat.ALAW
+    if (info.format, info.channels, info.sample_rate, info.bits_per_sample) != (
+            wanted, 1, SAMPLE_RATE, 8):
+        return None
+    return chunks[b"data"]
 
 
 class WavWriter:

@@ -18,6 +18,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from softphone.media.g711 import Codec
+from softphone.media.wav import WavError, WavFormat, WavWriter, read_wav_pcm16
+
 __all__ = ["PROMPT_TEXTS", "Prompts"]
 
 logger = logging.getLogger("softphone.prompts")
@@ -86,15 +89,18 @@ class Prompts:
         self.available = bool(shutil.which("espeak-ng") and shutil.which("sox"))
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, name: str, language: str, **values: str) -> Path | None:
-        """The WAV of prompt ``name`` in ``language`` (nl/en), synthesised on first use."""
+    async def get(self, name: str, language: str, codec: Codec | None = None,
+                  **values: str) -> Path | None:
+        """The WAV of prompt ``name`` in ``language`` (nl/en), synthesised on first use;
+        with ``codec``, the copy stored pre-encoded in that G.711 law (no transcoding when
+        it is played)."""
         texts = PROMPT_TEXTS[name]
         language = language if language in texts else "nl"
         text = texts[language].format(**values)
         key = hashlib.sha256(f"{language}:{text}".encode()).hexdigest()[:16]
         path = self.folder / f"{name}-{language}-{key}.wav"
         if path.exists():
-            return path
+            return _variant(path, codec)
         if not self.available:
             return None
         lock = self._locks.setdefault(key, asyncio.Lock())
@@ -105,7 +111,14 @@ class Prompts:
                                                 path)
                 if not ok:
                     return None
+        return _variant(path, codec)
+
+
+def _variant(path: Path, codec: Codec | None) -> Path:
+    if codec is None:
         return path
+    encoded = path.with_suffix(f".{codec.encoding_name.lower()}.wav")
+    return encoded if encoded.exists() else path
 
 
 def _synthesise(text: str, voice: str, path: Path) -> bool:
@@ -118,9 +131,16 @@ def _synthesise(text: str, voice: str, path: Path) -> bool:
         subprocess.run(["sox", "-t", "wav", "-", "-r", "8000", "-c", "1", "-b", "16",
                         str(partial)], input=speech, capture_output=True,
                        timeout=_SYNTH_TIMEOUT, check=True)
-        partial.replace(path)
+        pcm = read_wav_pcm16(partial)
+        for codec, fmt in ((Codec.PCMU, WavFormat.MULAW), (Codec.PCMA, WavFormat.ALAW)):
+            encoded = path.with_suffix(f".{codec.encoding_name.lower()}.wav")
+            writer = WavWriter(encoded.with_suffix(".partial"), fmt)
+            writer.write(codec.encode(pcm))
+            writer.close()
+            encoded.with_suffix(".partial").replace(encoded)
+        partial.replace(path)  # last: its existence says the prompt is complete
         return True
-    except (OSError, subprocess.SubprocessError) as error:
+    except (OSError, subprocess.SubprocessError, WavError) as error:
         logger.warning("could not synthesise a prompt (%s); tones only", error)
         partial.unlink(missing_ok=True)
         return False

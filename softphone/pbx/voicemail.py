@@ -117,7 +117,8 @@ class VoicemailSession:
         return not self._stop.is_set()
 
     async def _play_prompt(self, name: str) -> bool:
-        path = await self.prompts.get(name, self.mailbox.language, number=self.mailbox.number)
+        path = await self.prompts.get(name, self.mailbox.language, self.media.format.codec,
+                                      number=self.mailbox.number)
         player = self._player(path) if path is not None else None
         if player is not None:
             await self._play(player)

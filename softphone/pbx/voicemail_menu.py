@@ -196,7 +196,8 @@ class VoicemailMenu:
 
     # -- output ----------------------------------------------------------------------------------
     async def _say(self, name: str, **values: str) -> None:
-        path = await self.prompts.get(name, self.language, number=self.mailbox, **values)
+        path = await self.prompts.get(name, self.language, self.media.format.codec,
+                                      number=self.mailbox, **values)
         if path is not None:
             await self._play(path)
 
