@@ -113,34 +113,34 @@ def _to_mono16(info: WavInfo, data: bytes) -> bytes:
     raise WavError(f"{info.channels} channels; {CONVERT_HINT}")
 
 
-def read_wav_pcm16(path: str | os.PathLike[str]) -> bytes:
-    """An 8 kHz WAV (PCM 8/16-bit, A-law or µ-law; mono or stereo) as 8 kHz mono s16le."""
+def _read(path: str | os.PathLike[str]) -> tuple[WavInfo, bytes]:
+    """The format and the data chunk of a WAV file."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise WavError(f"cannot read {path}: {exc}") from exc
     chunks = _chunks(data)
-    info = _parse_fmt(chunks[b"fmt "])
+    return _parse_fmt(chunks[b"fmt "]), chunks[b"data"]
+
+
+def read_wav_pcm16(path: str | os.PathLike[str]) -> bytes:
+    """An 8 kHz WAV (PCM 8/16-bit, A-law or µ-law; mono or stereo) as 8 kHz mono s16le."""
+    info, samples = _read(path)
     if info.sample_rate != SAMPLE_RATE:
         raise WavError(f"{path} is {info.sample_rate} Hz, telephony needs {SAMPLE_RATE} Hz; "
                        f"{CONVERT_HINT}")
-    return _to_mono16(info, chunks[b"data"])
+    return _to_mono16(info, samples)
 
 
 def read_wav_g711(path: str | os.PathLike[str], codec: Codec) -> bytes | None:
     """The raw samples of an 8 kHz mono WAV already in ``codec``'s law (format 7 µ-law for
     PCMU, 6 A-law for PCMA), ready to send; None for any other kind of WAV."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise WavError(f"cannot read {path}: {exc}") from exc
-    chunks = _chunks(data)
-    info = _parse_fmt(chunks[b"fmt "])
+    info, samples = _read(path)
     wanted = WavFormat.MULAW if codec is Codec.PCMU else WavFormat.ALAW
     if (info.format, info.channels, info.sample_rate, info.bits_per_sample) != (
             wanted, 1, SAMPLE_RATE, 8):
         return None
-    return chunks[b"data"]
+    return samples
 
 
 class WavWriter:

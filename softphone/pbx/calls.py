@@ -320,13 +320,30 @@ class CallControl:
             if straight_to_voicemail is None:  # and no voicemail: no media needed either
                 self._fail(call, 480, Disposition.MISSED, "no registered device")
                 return call
+        leg = await self._caller_leg(call, tid, invite, source, caller, "caller")
+        if leg is None:
+            return call
+        self._index(leg)
+        if straight_to_voicemail is not None:
+            if call.state is CallState.RINGING:  # not cancelled meanwhile
+                self._to_voicemail(call, straight_to_voicemail)
+            return call
+        attempt = Attempt(call, target, caller, lambda branch: self._connect(call, branch),
+                          lambda statuses: self._all_branches_failed(call, statuses))
+        await self._ring(attempt)
+        return call
+
+    async def _caller_leg(self, call: Call, tid: TransactionId, invite: SipRequest,
+                          source: Peer, caller: Party, name: str) -> Leg | None:
+        """The caller's leg: a relay port answering its SDP offer; None (the call failed
+        with 400/488) when the offer is missing or unusable."""
         try:
             offer = parse_sdp(invite.body) if invite.body else None
             if offer is None:
                 # Late offer (§13.2.1: the offer in our 2xx, the answer in the ACK) is not
                 # supported yet; every phone we know sends its offer in the INVITE.
                 raise SdpError("an INVITE without an SDP offer is not supported", 488)
-            media = await self.relay.open_leg(name=f"{call.id}-caller")
+            media = await self.relay.open_leg(name=f"{call.id}-{name}")
             leg = Leg(call, LegRole.CALLER, media, source, invite, call.caller_tag,
                       party=caller)
             leg.tid = tid
@@ -338,16 +355,8 @@ class CallControl:
             status = error.status_hint if 400 <= error.status_hint < 700 else 400
             self._fail(call, status, Disposition.FAILED, f"bad offer: {error.msg}",
                        warning=error.msg)
-            return call
-        self._index(leg)
-        if straight_to_voicemail is not None:
-            if call.state is CallState.RINGING:  # not cancelled meanwhile
-                self._to_voicemail(call, straight_to_voicemail)
-            return call
-        attempt = Attempt(call, target, caller, lambda branch: self._connect(call, branch),
-                          lambda statuses: self._all_branches_failed(call, statuses))
-        await self._ring(attempt)
-        return call
+            return None
+        return leg
 
     def refuse(self, tid: TransactionId, invite: SipRequest, *, caller: Party, callee: Party,
                direction: CallDirection, status: int, disposition: Disposition,
@@ -1122,21 +1131,8 @@ class CallControl:
                     CallDirection.INTERNAL, self.wall_clock())
         self.calls[call.id] = call
         self._by_server_tid[tid] = call
-        try:
-            offer = parse_sdp(invite.body) if invite.body else None
-            if offer is None:
-                raise SdpError("an INVITE without an SDP offer is not supported", 488)
-            media = await self.relay.open_leg(name=f"{call.id}-999")
-            leg = Leg(call, LegRole.CALLER, media, source, invite, call.caller_tag,
-                      party=caller)
-            leg.tid = tid
-            call.caller = leg
-            call.our_answer = leg.sdp.answer(offer)
-            leg.remote = media_of(offer, call.our_answer)
-            self._apply_remote(leg)
-        except RemoteProtocolError as error:
-            self._fail(call, error.status_hint if 400 <= error.status_hint < 700 else 400,
-                       Disposition.FAILED, f"bad offer: {error.msg}", warning=error.msg)
+        leg = await self._caller_leg(call, tid, invite, source, caller, "999")
+        if leg is None:
             return
         self._index(leg)
         call.state = CallState.ANSWERED
