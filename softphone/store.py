@@ -198,15 +198,19 @@ class OrmStore:
             message.delete()
 
     async def voicemail_counts(self, number: str) -> tuple[int, int]:
-        return (await self.all_voicemail_counts()).get(number, (0, 0))
+        counts = await sync_to_async(self._voicemail_counts, thread_sensitive=False)(number)
+        return counts.get(number, (0, 0))
 
     async def all_voicemail_counts(self) -> dict[str, tuple[int, int]]:
-        return await sync_to_async(self._all_voicemail_counts, thread_sensitive=False)()
+        return await sync_to_async(self._voicemail_counts, thread_sensitive=False)(None)
 
-    def _all_voicemail_counts(self) -> dict[str, tuple[int, int]]:
+    def _voicemail_counts(self, number: str | None) -> dict[str, tuple[int, int]]:
+        """(new, saved) per mailbox number: of one mailbox, or of all (``None``)."""
         counts: dict[str, tuple[int, int]] = {}
-        rows = (Message.objects.exclude(state=MessageState.RECORDING)
-                .values_list("mailbox__number", "state").annotate(n=Count("id")))
+        messages = Message.objects.exclude(state=MessageState.RECORDING)
+        if number is not None:
+            messages = messages.filter(mailbox__number=number)
+        rows = messages.values_list("mailbox__number", "state").annotate(n=Count("id"))
         for number, state, n in rows:
             new, saved = counts.get(number, (0, 0))
             counts[number] = (new + n, saved) if state == MessageState.NEW else (new, saved + n)

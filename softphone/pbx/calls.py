@@ -100,7 +100,7 @@ class Signalling(Protocol):
 
     def respond(self, tid: TransactionId, request: SipRequest, status: int,
                 headers: list[tuple[str, str]] | None = None, detail: str = "", *,
-                to_tag: str | None = None, body: bytes = b"") -> bool: ...
+                to_tag: str | None = None, body: bytes = b"") -> SipResponse | None: ...
 
     def send_direct(self, message: SipRequest | SipResponse, destination: Peer) -> bool: ...
 
@@ -608,27 +608,36 @@ class CallControl:
         record.answered_device = leg.device
         record.disposition = Disposition.ANSWERED
         record.status_code = 200
-        response = self._success_to_caller(call)
-        caller.dialog = Dialog.as_uas(caller.invite, caller.local_tag,
-                                      self.signalling.contact(caller.peer.kind))
-        caller.dialog.response_sent(caller.invite, response)
+        self._success_to_caller(call)
         for each in (caller, leg):
             self._watch(each)
         logger.info("%r: answered by %s", call, leg.device[:60])
 
-    def _success_to_caller(self, call: Call) -> SipResponse:
+    def _success_to_caller(self, call: Call) -> None:
+        """200 with our SDP answer to the caller's INVITE: its dialog begins (§12.1.1)."""
         caller = call.caller
         assert caller is not None and caller.tid is not None and call.our_answer is not None
-        headers = [("Contact", str(self.signalling.contact(caller.peer.kind))),
-                   ("Allow", ALLOW),
-                   ("Content-Type", SDP)]
-        body = bytes(call.our_answer)
-        self.signalling.respond(caller.tid, caller.invite, 200, headers, call.id,
-                                to_tag=caller.local_tag, body=body)
-        response = caller.invite.make_response(200, to_tag=caller.local_tag,
-                                               headers=headers, body=body)
-        self._retransmit_until_acked(caller, response)
-        return response
+        self._accept(caller, caller.tid, caller.invite, call.id, to_tag=caller.local_tag,
+                     body=bytes(call.our_answer), headers=[("Allow", ALLOW)],
+                     new_dialog=True)
+
+    def _accept(self, leg: Leg, tid: TransactionId, invite: SipRequest, detail: str, *,
+                body: bytes, to_tag: str | None = None,
+                headers: list[tuple[str, str]] | None = None,
+                new_dialog: bool = False) -> None:
+        """A 2xx with SDP to an INVITE or re-INVITE from ``leg``'s phone, retransmitted until
+        its ACK (§13.3.1.4); ``new_dialog``: the INVITE creates ``leg``'s dialog."""
+        contact = self.signalling.contact(leg.peer.kind)
+        response = self.signalling.respond(
+            tid, invite, 200, [("Contact", str(contact)), *(headers or []),
+                               ("Content-Type", SDP)], detail, to_tag=to_tag, body=body)
+        if response is None:
+            return  # the transaction is gone (a CANCEL won the race)
+        if new_dialog:
+            assert to_tag is not None
+            leg.dialog = Dialog.as_uas(invite, to_tag, contact)
+            leg.dialog.response_sent(invite, response)
+        self._retransmit_until_acked(leg, response)
 
     # -- 2xx retransmission until the ACK (§13.3.1.4) --------------------------------------------
     def _retransmit_until_acked(self, leg: Leg, response: SipResponse) -> None:
@@ -796,14 +805,8 @@ class CallControl:
         leg.remote = remote
         self._apply_remote(leg)
         self._route_media(call)
-        headers = [("Contact", str(self.signalling.contact(leg.peer.kind))),
-                   ("Content-Type", SDP)]
-        body = bytes(answer)
-        self.signalling.respond(tid, request, 200, headers,
-                                f"{call.id} {'hold' if leg.holding else 'resume'}",
-                                body=body)
-        self._retransmit_until_acked(leg, request.make_response(200, headers=headers,
-                                                                body=body))
+        self._accept(leg, tid, request, f"{call.id} {'hold' if leg.holding else 'resume'}",
+                     body=bytes(answer))
         if leg.holding != was_holding:
             logger.info("%r: %s %s", call, leg.role, "holds" if leg.holding else "resumes")
         if remote.direction is Direction.INACTIVE:
@@ -966,15 +969,8 @@ class CallControl:
             self.relay.close_leg(media)
             self.signalling.respond(tid, invite, 481, detail="the call ended meanwhile")
             return
-        headers = [("Contact", str(self.signalling.contact(source.kind))), ("Allow", ALLOW),
-                   ("Content-Type", SDP)]
-        body = bytes(answer)
-        self.signalling.respond(tid, invite, 200, headers, f"{call.id} replaced",
-                                to_tag=leg.local_tag, body=body)
-        response = invite.make_response(200, to_tag=leg.local_tag, headers=headers, body=body)
-        leg.dialog = Dialog.as_uas(invite, leg.local_tag, self.signalling.contact(source.kind))
-        leg.dialog.response_sent(invite, response)
-        self._retransmit_until_acked(leg, response)
+        self._accept(leg, tid, invite, f"{call.id} replaced", body=bytes(answer),
+                     to_tag=leg.local_tag, headers=[("Allow", ALLOW)], new_dialog=True)
         self._index(leg)
         self._apply_remote(leg)
         if call.caller is old:
@@ -1102,10 +1098,7 @@ class CallControl:
         record = call.record
         record.disposition, record.status_code = Disposition.MISSED, 200
         record.answered_by = "voicemail"
-        response = self._success_to_caller(call)
-        caller.dialog = Dialog.as_uas(caller.invite, caller.local_tag,
-                                      self.signalling.contact(caller.peer.kind))
-        caller.dialog.response_sent(caller.invite, response)
+        self._success_to_caller(call)
         session = VoicemailSession(
             media=caller.media, relay=self.relay, mailbox=mailbox, prompts=self.prompts,
             store=self.voicemail_store,
@@ -1139,9 +1132,7 @@ class CallControl:
         call.record.disposition, call.record.status_code = Disposition.ANSWERED, 200
         call.record.answered_at = self.wall_clock()
         call.record.answered_by = "voicemail menu"
-        response = self._success_to_caller(call)
-        leg.dialog = Dialog.as_uas(invite, leg.local_tag, self.signalling.contact(source.kind))
-        leg.dialog.response_sent(invite, response)
+        self._success_to_caller(call)
         assert self.voicemail_store is not None
         menu = VoicemailMenu(media=leg.media, relay=self.relay, prompts=self.prompts,
                              store=self.voicemail_store, mailbox=caller.number,

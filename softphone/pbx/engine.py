@@ -462,8 +462,7 @@ class Engine:
         if decision.user is None:
             self._respond(tid, request, decision.status, decision.headers, decision.detail)
             return
-        from_uri = request.from_.uri
-        caller = unescape(from_uri.user) if isinstance(from_uri, SipUri) and from_uri.user else ""
+        caller = _user_of(request.from_.uri)
         if caller != decision.user:
             self._respond(tid, request, 403, detail=f"{decision.user} may not call as "
                                                     f"{caller[:32]!r}")
@@ -473,18 +472,16 @@ class Engine:
             status, headers, detail = unusable
             self._respond(tid, request, status, headers, detail)
             return
+        caller_info = await self._extension_info(caller)
+        party = Party(caller, caller_info.display_name, caller)
         if "Replaces" in request.headers:  # RFC 3891: take over a dialog of ours
-            caller_info = await self._extension_info(caller)
             try:
                 replaces = parse_replaces(request.headers.values("Replaces")[0])
             except RemoteProtocolError as error:
                 self._respond(tid, request, 400, detail=error.msg)
                 return
-            await self.calls.replace(tid, request, source, replaces=replaces,
-                                     caller=Party(caller, caller_info.display_name, caller))
+            await self.calls.replace(tid, request, source, replaces=replaces, caller=party)
             return
-        caller_info = await self._extension_info(caller)
-        party = Party(caller, caller_info.display_name, caller)
         uri = request.uri
         if isinstance(uri, SipUri) and uri.user == VOICEMAIL_MENU_NUMBER:
             mailbox = await self.store.mailbox(caller)
@@ -501,10 +498,8 @@ class Engine:
                                    target=Target(target.party, [], target.ring_seconds),
                                    direction=CallDirection.INTERNAL)
             return
-        if await self._is_extension(request):
-            assert isinstance(request.uri, SipUri) and request.uri.user
-            target = await self._resolve(unescape(request.uri.user)[:MAX_USERNAME])
-            assert target is not None  # _is_extension said so
+        target = await self._resolve(_user_of(uri)[:MAX_USERNAME])
+        if target is not None:  # one of our extensions
             await self.calls.place(tid, request, source, caller=party, target=target,
                                    direction=CallDirection.INTERNAL)
             return
@@ -514,8 +509,7 @@ class Engine:
                         caller: Party, info: ExtensionInfo) -> None:
         """A number that is not an extension: out through the trunk, if this extension may
         call it (SPEC.md E2; toll fraud is the classic PBX compromise)."""
-        uri = request.uri
-        dialled = unescape(uri.user) if isinstance(uri, SipUri) and uri.user else ""
+        dialled = _user_of(request.uri)
         destination = dialplan.classify(dialled[:64])
         callee = Party(destination.number[:64])
         if not destination.is_external:
@@ -542,16 +536,12 @@ class Engine:
     async def _inbound(self, tid: TransactionId, request: SipRequest, source: Peer,
                        link: TrunkLink) -> None:
         """A call from the carrier: trusted by its address, routed by the called DID."""
-        uri = request.uri
-        called = unescape(uri.user) if isinstance(uri, SipUri) and uri.user else ""
+        called = _user_of(request.uri)
         extension = dialplan.route_did(link.config, called[:64])
         if extension is None:  # some carriers keep the DID in To only
-            to_uri = request.to.uri
-            to_user = unescape(to_uri.user) if isinstance(to_uri, SipUri) and to_uri.user else ""
-            extension = dialplan.route_did(link.config, to_user[:64])
+            extension = dialplan.route_did(link.config, _user_of(request.to.uri)[:64])
         from_ = request.from_
-        number = unescape(from_.uri.user) if isinstance(from_.uri, SipUri) and \
-            from_.uri.user else "anonymous"
+        number = _user_of(from_.uri) or "anonymous"
         caller = Party(dialplan.normalise_from_trunk(number[:64]) or number[:64],
                        (from_.display_name or "")[:64])
         unusable = _unusable_body(request)
@@ -614,7 +604,7 @@ class Engine:
 
     def respond(self, tid: TransactionId, request: SipRequest, status: int,
                 headers: list[tuple[str, str]] | None = None, detail: str = "", *,
-                to_tag: str | None = None, body: bytes = b"") -> bool:
+                to_tag: str | None = None, body: bytes = b"") -> SipResponse | None:
         return self._respond(tid, request, status, headers, detail, to_tag=to_tag, body=body)
 
     async def _is_extension(self, request: SipRequest) -> bool:
@@ -626,7 +616,9 @@ class Engine:
 
     def _respond(self, tid: TransactionId, request: SipRequest, status: int,
                  headers: list[tuple[str, str]] | None = None, detail: str = "", *,
-                 to_tag: str | None = None, body: bytes = b"") -> bool:
+                 to_tag: str | None = None, body: bytes = b"") -> SipResponse | None:
+        """Answer server transaction ``tid``; the response as sent, or None when the
+        transaction is gone (its retransmissions must repeat exactly what was sent)."""
         response = request.make_response(
             status, to_tag=to_tag or _tag(),
             headers=[*(headers or []), ("Server", self.config.user_agent)], body=body)
@@ -634,11 +626,11 @@ class Engine:
             effects = self.layer.send_response(tid, response, now=self._now())
         except LocalProtocolError:
             logger.info("%s %s: transaction gone before the %d", request.method, tid, status)
-            return False
+            return None
         logger.info("%s %s [%s] -> %d%s", request.method, _short(request), tid, status,
                     f" ({detail})" if detail else "")
         self._process(effects)
-        return True
+        return response
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -690,14 +682,17 @@ class Engine:
         logger.info("registration of %s at %s expired", binding.aor, binding.contact)
 
 
+def _user_of(uri: object) -> str:
+    """The unescaped user part of a sip(s) URI; "" for none (a tel: URI, a bare host)."""
+    return unescape(uri.user) if isinstance(uri, SipUri) and uri.user else ""
+
+
 VOICEMAIL_DIRECT_PREFIX = "*9"  # *9<ext> leaves a message without ringing (SPEC.md C12)
 
 
 def _voicemail_direct(uri: object) -> str | None:
     """The extension of a ``*9<ext>`` Request-URI, else None."""
-    if not isinstance(uri, SipUri) or not uri.user:
-        return None
-    user = unescape(uri.user)
+    user = _user_of(uri)
     rest = user[len(VOICEMAIL_DIRECT_PREFIX):]
     if user.startswith(VOICEMAIL_DIRECT_PREFIX) and rest.isdigit() and 2 <= len(rest) <= 6:
         return rest

@@ -28,7 +28,7 @@ from softphone.pbx.storage import PbxStore
 from softphone.sip.dialog import Dialog, DialogState, new_tag
 from softphone.sip.errors import RemoteProtocolError
 from softphone.sip.headers import CSeq, Via
-from softphone.sip.message import Headers, SipRequest
+from softphone.sip.message import Headers, SipRequest, SipResponse
 from softphone.sip.transaction import TransactionId
 from softphone.sip.transport import Peer
 from softphone.sip.uri import NameAddr, SipUri, parse_uri
@@ -65,7 +65,7 @@ class Subscription:
 class MessageWaiting:
     def __init__(self, *, store: PbxStore, location: Location, domain: str,
                  send: Callable[[SipRequest, Peer], object],
-                 respond: Callable[..., bool], via: Callable[[Peer], Via],
+                 respond: Callable[..., SipResponse | None], via: Callable[[Peer], Via],
                  contact: Callable[[Peer], NameAddr],
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -98,7 +98,7 @@ class MessageWaiting:
         if target != user:
             self.respond(tid, request, 403, detail=f"{user} may not watch {target[:20]!r}")
             return
-        expires = _expires(request)
+        expires = request.expires
         if expires is not None and 0 < expires < MIN_EXPIRES:
             self.respond(tid, request, 423, [("Min-Expires", str(MIN_EXPIRES))])
             return
@@ -110,9 +110,11 @@ class MessageWaiting:
             return
         granted = min(expires if expires is not None else DEFAULT_EXPIRES, MAX_EXPIRES)
         response_headers = [("Expires", str(granted)), ("Contact", str(self.contact(source)))]
-        self.respond(tid, request, 200, response_headers, detail=f"MWI for {user}",
-                     to_tag=tag)
-        dialog.response_sent(request, request.make_response(200, to_tag=tag))
+        response = self.respond(tid, request, 200, response_headers,
+                                detail=f"MWI for {user}", to_tag=tag)
+        if response is None:
+            return
+        dialog.response_sent(request, response)
         subscription = Subscription(user, dialog, source, self.wall_clock() + granted)
         if granted:
             self.subscriptions[(request.call_id, tag)] = subscription
@@ -129,7 +131,7 @@ class MessageWaiting:
         except RemoteProtocolError as error:
             self.respond(tid, request, error.status_hint, detail=error.msg)
             return True
-        expires = _expires(request)
+        expires = request.expires
         granted = min(expires if expires is not None else DEFAULT_EXPIRES, MAX_EXPIRES)
         self.respond(tid, request, 200, [("Expires", str(granted))],
                      detail=f"MWI refresh for {subscription.number}")
@@ -157,7 +159,7 @@ class MessageWaiting:
         if subscribed:
             return
         for binding in self.location.lookup(number, self.wall_clock()):
-            self._send_unsolicited(number, binding.contact, binding.source, counts)
+            self._send_unsolicited(binding, counts)
 
     async def _notify_subscription(self, subscription: Subscription, *,
                                    terminated: bool) -> None:
@@ -180,11 +182,11 @@ class MessageWaiting:
             content_type=CONTENT_TYPE)
         self.send(notify, subscription.peer)
 
-    def _send_unsolicited(self, number: str, contact: str, source: str,
-                          counts: Counts) -> None:
+    def _send_unsolicited(self, binding: Binding, counts: Counts) -> None:
+        number = binding.aor
         try:
-            peer = peer_of_binding(Binding(number, contact, 0, "", 0, source=source))
-            target = parse_uri(contact)
+            peer = peer_of_binding(binding)
+            target = parse_uri(binding.contact)
         except (RemoteProtocolError, ValueError):
             return
         account = self._account(number)
@@ -225,7 +227,3 @@ class MessageWaiting:
                 await self.sweep()
             except Exception:
                 logger.exception("the message-waiting sweep failed")
-
-
-def _expires(request: SipRequest) -> int | None:
-    return request.expires

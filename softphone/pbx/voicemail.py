@@ -40,6 +40,27 @@ END_KEY = "#"
 VOICE_LEVEL = 300  # peak sample (16-bit) above which a frame counts as speech, ~ -40 dBFS
 
 
+async def play_until(relay: MediaRelay, media: RelayLeg, player: RtpPlayer,
+                     interrupt: asyncio.Event) -> None:
+    """Play ``player`` to ``media``'s phone until it ends or ``interrupt`` is set (a key, a
+    hang-up); then the phone hears silence again."""
+    if media.closed:
+        return
+    finished = asyncio.Event()
+    player.on_finished = lambda _player: finished.set()
+    relay.set_source(media, player)
+    player.start()
+    waiters = [asyncio.ensure_future(finished.wait()), asyncio.ensure_future(interrupt.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await player.stop()
+        if not media.closed:
+            relay.set_source(media, None)
+
+
 class VoicemailState(enum.StrEnum):
     GREETING = "greeting"
     BEEP = "beep"
@@ -133,22 +154,7 @@ class VoicemailSession:
 
     async def _play(self, player: RtpPlayer) -> None:
         """Play to the caller until done or until the caller leaves / presses #."""
-        finished = asyncio.Event()
-        player.on_finished = lambda _player: finished.set()
-        if self.media.closed:
-            return
-        self.relay.set_source(self.media, player)
-        player.start()
-        waiters = [asyncio.ensure_future(finished.wait()), asyncio.ensure_future(
-            self._stop.wait())]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-            await player.stop()
-            if not self.media.closed:
-                self.relay.set_source(self.media, None)
+        await play_until(self.relay, self.media, player, self._stop)
 
     def _listen(self, packet: bytes) -> None:
         """Note when the caller last spoke: a 20 ms frame louder than ``VOICE_LEVEL``."""

@@ -29,7 +29,7 @@ from softphone.media.tones import tone_pcm
 from softphone.media.wav import WavError
 from softphone.pbx.prompts import Prompts
 from softphone.pbx.storage import PbxStore, PinCheck, StoredMessage
-from softphone.pbx.voicemail import BEEP_HZ, BEEP_SECONDS
+from softphone.pbx.voicemail import BEEP_HZ, BEEP_SECONDS, play_until
 
 __all__ = ["MAX_PIN_TRIES", "MenuState", "VoicemailMenu"]
 
@@ -64,12 +64,15 @@ class VoicemailMenu:
         self.state = MenuState.PIN
         self.outcome = ""
         self._keys: asyncio.Queue[str] = asyncio.Queue()
+        self._keyed = asyncio.Event()  # set while keys wait in the queue: prompts stop
 
     def digit(self, digit: str) -> None:
         self._keys.put_nowait(digit)
+        self._keyed.set()
 
     def caller_left(self) -> None:
         self._keys.put_nowait("")  # "" = the caller is gone
+        self._keyed.set()
 
     async def run(self) -> None:
         try:
@@ -151,6 +154,8 @@ class VoicemailMenu:
     async def _key(self, timeout: float = KEY_TIMEOUT, *, required: bool = True) -> str:
         try:
             key = await asyncio.wait_for(self._keys.get(), timeout)
+            if self._keys.empty():
+                self._keyed.clear()
         except TimeoutError:
             if not required:
                 return ""
@@ -216,24 +221,7 @@ class VoicemailMenu:
     async def _play_player(self, player: RtpPlayer) -> None:
         if self.media.closed:
             raise _CallerGone
-        finished = asyncio.Event()
-        player.on_finished = lambda _player: finished.set()
-        self.relay.set_source(self.media, player)
-        player.start()
-        done = asyncio.ensure_future(finished.wait())
-        keyed = asyncio.ensure_future(self._wait_for_key())
-        try:
-            await asyncio.wait([done, keyed], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            done.cancel()
-            keyed.cancel()
-            await player.stop()
-            if not self.media.closed:
-                self.relay.set_source(self.media, None)
-
-    async def _wait_for_key(self) -> None:
-        while self._keys.empty():
-            await asyncio.sleep(0.05)
+        await play_until(self.relay, self.media, player, self._keyed)
 
 
 class _CallerGone(Exception):
