@@ -22,11 +22,6 @@ from voicemail.tasks import email_message
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _voicemail_dir(settings: Any, tmp_path: Path) -> None:
-    settings.VOICEMAIL_DIR = tmp_path / "voicemail"
-
-
 @pytest.fixture
 def owner() -> Extension:
     return make_extension("202", first_name="Bib", email="bib@example.org", language="nl")

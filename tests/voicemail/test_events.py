@@ -19,11 +19,6 @@ from tests.pbxweb.webclient.test_consumer import ORIGIN, session_cookie_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def _voicemail_dir(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
-    settings.VOICEMAIL_DIR = tmp_path / "voicemail"  # type: ignore[attr-defined]
-
-
 async def socket_of(number: str) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(application, "/ws/",
                                          headers=[ORIGIN, await session_cookie_for(number)])

@@ -24,11 +24,6 @@ from voicemail.models import MailboxSettings
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _voicemail_dir(settings: Any, tmp_path: Path) -> None:
-    settings.VOICEMAIL_DIR = tmp_path / "voicemail"
-
-
 @pytest.fixture
 def owner() -> Extension:
     return make_extension("202", first_name="Bib")

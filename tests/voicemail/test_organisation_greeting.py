@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import struct
 import wave
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -17,11 +16,6 @@ from tests.factories import make_extension
 from voicemail.models import OrganisationGreeting
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _voicemail_dir(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
-    settings.VOICEMAIL_DIR = tmp_path / "voicemail"  # type: ignore[attr-defined]
 
 
 def wav_44k_stereo(seconds: float) -> bytes:

@@ -23,8 +23,7 @@ NOW = datetime(2026, 11, 25, 3, 30, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _voicemail_dir(settings: Any, tmp_path: Path) -> None:
-    settings.VOICEMAIL_DIR = tmp_path / "voicemail"
+def _retention(settings: Any) -> None:
     settings.VOICEMAIL_RETENTION_DAYS = 90
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import struct
 import wave
-from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
@@ -15,11 +14,6 @@ from softphone.store import OrmStore
 from tests.factories import make_extension
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _voicemail_dir(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
-    settings.VOICEMAIL_DIR = tmp_path / "voicemail"  # type: ignore[attr-defined]
 
 
 def recording(seconds: float) -> bytes:

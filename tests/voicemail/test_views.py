@@ -18,11 +18,6 @@ from voicemail.models import Message, MessageState
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _voicemail_dir(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
-    settings.VOICEMAIL_DIR = tmp_path / "voicemail"  # type: ignore[attr-defined]
-
-
 def message_for(owner: Extension, *, seconds: float = 1.0, state: str = MessageState.NEW,
                 caller: str = "+3250123456") -> Message:
     from voicemail.storage import voicemail_storage
